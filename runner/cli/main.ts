@@ -1,0 +1,46 @@
+import { closest } from "../engine/did-you-mean.ts";
+import { BulkrunError, isBulkrunError } from "../errors.ts";
+import { accounts } from "./accounts.ts";
+import type { Command } from "./command.ts";
+import { demo } from "./demo.ts";
+import { importCommand } from "./import.ts";
+import { logs } from "./logs.ts";
+import { migrateCommand } from "./migrate.ts";
+import { processIo, type Io } from "./runtime.ts";
+import { seed } from "./seed.ts";
+import { start, worker } from "./start.ts";
+import { status } from "./status.ts";
+
+export const COMMANDS: Command[] = [start, worker, migrateCommand, accounts, importCommand, status, logs, seed, demo];
+
+function help(io: Io): void {
+  io.out("usage: bulkrun <command> [options]   (add --verbose to any command for stack traces)\n");
+  for (const command of COMMANDS) io.out(`  ${command.usage.padEnd(78)} ${command.summary}`);
+}
+
+/** Runs one command line; returns the exit code. Errors are one line on stderr. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const verbose = argv.includes("--verbose");
+  const args = argv.filter((a) => a !== "--verbose");
+  const [name, ...rest] = args;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    help(io);
+    return name ? 0 : 2;
+  }
+  try {
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) {
+      const guess = closest(name, COMMANDS.map((c) => c.name));
+      throw new BulkrunError("BULKRUN_ERR_USAGE", `unknown command \`${name}\`${guess ? `; did you mean \`${guess}\`?` : ""} (see \`bulkrun help\`)`);
+    }
+    return await command.run(rest, io);
+  } catch (error) {
+    if (verbose) io.err(String((error as Error).stack ?? error));
+    if (isBulkrunError(error)) {
+      io.err(`bulkrun: ${error.message} [${error.code}]`);
+      return error.code === "BULKRUN_ERR_USAGE" ? 2 : 1;
+    }
+    io.err(`bulkrun: unexpected error: ${(error as Error).message ?? String(error)} (run again with --verbose for details)`);
+    return 1;
+  }
+}

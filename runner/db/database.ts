@@ -1,0 +1,66 @@
+import knexFactory, { type Knex } from "knex";
+import pg from "pg";
+import type { ResolvedConfig } from "../config.ts";
+import { BulkrunError } from "../errors.ts";
+import { startEmbedded } from "./embedded.ts";
+
+// bigint counters and ids fit in a JS number for any table bulkrun will see.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** Connections to the one Postgres that bulkrun keeps all its state in. */
+export interface Database {
+  url: string;
+  /** Query builder and transactions for the engine and plugins. */
+  knex: Knex;
+  /** Plain pool for Graphile Worker, LISTEN and COPY. */
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  log?: (line: string) => void;
+  /** Most connections of each pool. @default 10 */
+  poolSize?: number;
+}
+
+/** Connects to DATABASE_URL, or to the embedded Postgres (starting it when needed). */
+export async function openDatabase(config: ResolvedConfig, options: OpenOptions = {}): Promise<Database> {
+  const log = options.log ?? (() => {});
+  const embedded = config.database.url ? undefined : await startEmbedded(config.database.dataDir, log);
+  const url = config.database.url ?? embedded!.url;
+  const size = options.poolSize ?? 10;
+  const pool = new pg.Pool({ connectionString: url, max: size });
+  // A dropped connection must never crash the process; the pool replaces it.
+  pool.on("error", (error) => log(`database connection lost: ${error.message}`));
+  pool.on("connect", (client) => client.on("error", (error) => log(`database connection error: ${error.message}`)));
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (cause) {
+    await pool.end();
+    await embedded?.stop();
+    throw new BulkrunError("BULKRUN_ERR_DB_UNREACHABLE", `cannot connect to ${redact(url)}: ${(cause as Error).message}`, { cause });
+  }
+  const knex = knexFactory({ client: "pg", connection: url, pool: { min: 0, max: size } });
+  return {
+    url,
+    knex,
+    pool,
+    async close() {
+      await knex.destroy();
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "the database URL";
+  }
+}

@@ -1,0 +1,73 @@
+import type { Knex } from "knex";
+import { BulkrunError } from "../errors.ts";
+
+/** A row of `bulkrun.bulk_actions`, as the engine reads it. */
+export interface ActionRow {
+  id: number;
+  account_id: number;
+  type: string;
+  status: ActionStatus;
+  options: Record<string, unknown>;
+  source: Record<string, unknown>;
+  chunk_size: number | null;
+  total: number | null;
+  processed: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  skipped: number;
+  failed: number;
+  warnings: string[];
+  error_code: string | null;
+  error: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  created_at: Date;
+}
+
+export type ActionStatus = "scheduled" | "queued" | "preparing" | "running" | "paused" | "completed" | "failed" | "cancelled";
+
+/** Statuses an action never leaves. */
+export const FINAL_STATUSES: readonly ActionStatus[] = ["completed", "failed", "cancelled"];
+
+export async function findAction(db: Knex | Knex.Transaction, id: number): Promise<ActionRow | undefined> {
+  const { rows } = await db.raw<{ rows: ActionRow[] }>("select * from bulkrun.bulk_actions where id = ?", [id]);
+  return rows[0];
+}
+
+/** Moves an action through the one SQL function that knows the allowed transitions. */
+export async function transitionAction(
+  db: Knex | Knex.Transaction,
+  id: number,
+  to: ActionStatus,
+  error?: { code: string; message: string },
+): Promise<ActionRow> {
+  try {
+    const { rows } = await db.raw<{ rows: ActionRow[] }>(
+      "select * from bulkrun_private.transition_action(?, ?, ?, ?)",
+      [id, to, error?.code ?? null, error?.message ?? null],
+    );
+    return rows[0]!;
+  } catch (cause) {
+    throw translateTransitionError(cause);
+  }
+}
+
+/** Postgres errors raised by the status functions, as bulkrun errors. */
+export function translateTransitionError(cause: unknown): unknown {
+  const code = (cause as { code?: string }).code;
+  const message = (cause as Error).message;
+  if (code === "BR404") return new BulkrunError("BULKRUN_ERR_UNKNOWN_ACTION", message, { cause });
+  if (code === "BR409") return new BulkrunError("BULKRUN_ERR_INVALID_TRANSITION", message, { cause });
+  return cause;
+}
+
+/** The most recent actions, newest first, for `bulkrun status`. */
+export async function listActions(db: Knex, limit = 20): Promise<(ActionRow & { account: string })[]> {
+  const { rows } = await db.raw<{ rows: (ActionRow & { account: string })[] }>(
+    `select a.*, acc.name as account from bulkrun.bulk_actions a join bulkrun.accounts acc on acc.id = a.account_id
+      order by a.id desc limit ?`,
+    [limit],
+  );
+  return rows;
+}

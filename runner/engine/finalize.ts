@@ -1,0 +1,30 @@
+import type { Knex } from "knex";
+import type { ActionStatus } from "./actions.ts";
+import type { Counts } from "./ledger.ts";
+
+/**
+ * Adds a chunk's counts to its action and, when that was the last row, ends the action: failed
+ * if any chunk failed, completed otherwise. Runs last in the chunk's transaction, so the action
+ * row is locked only briefly and concurrent chunks see each other's committed counters.
+ */
+export async function finishIfDone(trx: Knex.Transaction, actionId: number, counts: Counts): Promise<ActionStatus | undefined> {
+  const { rows } = await trx.raw<{ rows: { done: boolean; chunk_failed: boolean }[] }>(
+    `update bulkrun.bulk_actions set
+        processed = processed + ?, created = created + ?, updated = updated + ?,
+        deleted = deleted + ?, skipped = skipped + ?, failed = failed + ?
+      where id = ?
+      returning processed >= total as done,
+        exists (select 1 from bulkrun.bulk_action_chunks where action_id = ? and status = 'failed') as chunk_failed`,
+    [counts.processed, counts.created, counts.updated, counts.deleted, counts.skipped, counts.failed, actionId, actionId],
+  );
+  const row = rows[0];
+  if (!row?.done) return undefined;
+  const status: ActionStatus = row.chunk_failed ? "failed" : "completed";
+  await trx.raw("select bulkrun_private.transition_action(?, ?, ?, ?)", [
+    actionId,
+    status,
+    row.chunk_failed ? "BULKRUN_ERR_CHUNK_FAILED" : null,
+    row.chunk_failed ? "some chunks failed on every attempt; their rows are marked chunk_failed in the ledger" : null,
+  ]);
+  return status;
+}

@@ -1,0 +1,115 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { BulkrunError } from "../errors.ts";
+import type { AnyAction, AnyOptions } from "../plugin.ts";
+import { BUCKETS, bucketOf } from "./bucket.ts";
+import { copyValue } from "./copy-text.ts";
+
+/** What staging a source into the ledger found. */
+export interface IngestResult {
+  rows: number;
+  invalid: number;
+  /** Said once on the action, e.g. the columns that were ignored. */
+  warnings: string[];
+}
+
+/** Where each column the plugin reads sits in the header. */
+interface ColumnMap {
+  names: string[];
+  positions: number[];
+  warnings: string[];
+}
+
+/**
+ * Matches a header against the plugin's columns, case-insensitively. A missing required column
+ * fails the whole action here, before any row is staged.
+ */
+export function mapHeader(plugin: AnyAction, header: string[]): ColumnMap {
+  const normalised = header.map((h) => h.trim().toLowerCase());
+  const missing = plugin.csv.required.filter((c) => !normalised.includes(c));
+  if (missing.length > 0) {
+    throw new BulkrunError(
+      "BULKRUN_ERR_CSV_HEADER",
+      `the CSV header has no ${missing.map((c) => `\`${c}\``).join(", ")} column (found: ${header.join(", ") || "nothing"}); ` +
+        `${plugin.name} needs ${plugin.csv.required.join(", ")} and reads ${plugin.csv.columns.join(", ")}`,
+    );
+  }
+  const names: string[] = [];
+  const positions: number[] = [];
+  const warnings: string[] = [];
+  for (const column of plugin.csv.columns) {
+    const first = normalised.indexOf(column);
+    if (first < 0) continue;
+    names.push(column);
+    positions.push(first);
+    if (normalised.indexOf(column, first + 1) >= 0) {
+      warnings.push(`column \`${column}\` appears more than once in the header; the first one is used`);
+    }
+  }
+  const unknown = header.filter((_, i) => !plugin.csv.columns.includes(normalised[i]!));
+  if (unknown.length > 0) warnings.push(`ignored unknown columns: ${unknown.join(", ")}`);
+  return { names, positions, warnings };
+}
+
+/**
+ * Validates every row with the plugin and COPYs it into the ledger: good rows as `pending` with
+ * their hash bucket, bad rows at once as `failed` with the reason. Runs inside the caller's
+ * transaction so a source is staged whole or not at all.
+ */
+export async function ingestRows(
+  client: pg.PoolClient,
+  actionId: number,
+  plugin: AnyAction,
+  options: AnyOptions,
+  header: string[],
+  batches: AsyncIterable<string[][]>,
+): Promise<IngestResult> {
+  const columns = mapHeader(plugin, header);
+  const result: IngestResult = { rows: 0, invalid: 0, warnings: columns.warnings };
+  const prefix = `${actionId}\t`;
+
+  async function* lines(): AsyncGenerator<string> {
+    for await (const batch of batches) {
+      let text = "";
+      for (const cells of batch) {
+        const row = ++result.rows;
+        const record: Record<string, string> = {};
+        for (let c = 0; c < columns.names.length; c++) {
+          record[columns.names[c]!] = cells[columns.positions[c]!] ?? "";
+        }
+        const problem = shapeProblem(cells, header.length, record);
+        const parsed = problem ? { error: problem } : plugin.csv.parse(record, options);
+        if ("error" in parsed) {
+          result.invalid++;
+          text += `${prefix}${row % BUCKETS}\t${row}\t\\N\t${copyValue(safeJson(record))}\tfailed\tinvalid\t${copyValue(parsed.error)}\n`;
+        } else {
+          text += `${prefix}${bucketOf(parsed.key)}\t${row}\t${copyValue(parsed.key)}\t${copyValue(JSON.stringify(parsed.data))}\tpending\t\\N\t\\N\n`;
+        }
+      }
+      yield text;
+    }
+  }
+
+  await pipeline(
+    Readable.from(lines()),
+    client.query(
+      copyFrom("copy bulkrun.bulk_action_items (action_id, bucket, row_number, key, data, status, outcome, error) from stdin"),
+    ),
+  );
+  return result;
+}
+
+function shapeProblem(cells: string[], width: number, record: Record<string, string>): string | undefined {
+  if (cells.length !== width) return `the row has ${cells.length} cells but the header has ${width}`;
+  for (const value of Object.values(record)) {
+    if (value.includes("\u0000")) return "the row contains a NUL byte";
+  }
+  return undefined;
+}
+
+/** Postgres jsonb cannot hold NUL characters; the ledger keeps the rest of a bad row readable. */
+function safeJson(record: Record<string, string>): string {
+  return JSON.stringify(record).replaceAll("\\u0000", "\\ufffd");
+}

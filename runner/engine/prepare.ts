@@ -1,0 +1,81 @@
+import type pg from "pg";
+import { BulkrunError, isBulkrunError } from "../errors.ts";
+import type { AnyAction, AnyOptions } from "../plugin.ts";
+import { findAction, transitionAction, type ActionRow } from "./actions.ts";
+import type { EngineContext } from "./context.ts";
+import type { CsvReader } from "./csv.ts";
+import { ingestRows } from "./ingest.ts";
+import { validateOptions } from "./options.ts";
+import { enqueueChunks, planChunks } from "./plan.ts";
+import { inlineReader, openUrl, parseSource } from "./source.ts";
+
+/**
+ * The prepare job: stages the action's source into the ledger (unless the CLI already did),
+ * counts it, cuts it into chunks and enqueues them, all in one transaction, so a crash leaves
+ * nothing half-staged and the job can simply run again.
+ *
+ * A bad action (unknown type, bad options, a bad file) fails at once with its reason; other
+ * errors are retried and fail the action only on the last attempt.
+ */
+export async function prepareAction(ctx: EngineContext, actionId: number, lastAttempt: boolean): Promise<void> {
+  const action = await findAction(ctx.db.knex, actionId);
+  if (!action || !["scheduled", "queued", "preparing"].includes(action.status)) return;
+  try {
+    const plugin = pluginFor(ctx, action.type);
+    const options = validateOptions(plugin.name, plugin.options, action.options);
+    await transitionAction(ctx.db.knex, actionId, "preparing");
+    await stageAndPlan(ctx, action, plugin, options);
+  } catch (error) {
+    const final = isBulkrunError(error) ? error.code !== "BULKRUN_ERR_URL_UNAVAILABLE" || lastAttempt : lastAttempt;
+    if (!final) throw error;
+    const code = isBulkrunError(error) ? error.code : "BULKRUN_ERR_SOURCE";
+    await transitionAction(ctx.db.knex, actionId, "failed", { code, message: (error as Error).message });
+    ctx.events.emit("action:finished", { actionId, status: "failed" });
+  }
+}
+
+export function pluginFor(ctx: EngineContext, type: string): AnyAction {
+  const plugin = ctx.config.plugins.get(type);
+  if (!plugin) {
+    const known = [...ctx.config.plugins.keys()].join(", ");
+    throw new BulkrunError("BULKRUN_ERR_UNKNOWN_ACTION_TYPE", `no plugin handles action type \`${type}\` (known: ${known})`);
+  }
+  return plugin;
+}
+
+async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAction, options: AnyOptions): Promise<void> {
+  const source = parseSource(action.source);
+  const reader = source.kind === "url" ? await openUrl(source.url) : source.kind === "inline" ? inlineReader(source.rows) : undefined;
+  const client = await ctx.db.pool.connect();
+  try {
+    await client.query("begin");
+    if (reader) await stage(client, action.id, plugin, options, reader);
+    const chunkSize = action.chunk_size ?? ctx.config.chunkSize;
+    const chunks = await planChunks(client, action.id, chunkSize);
+    await enqueueChunks(client, action.id, chunks, ctx.config.worker.chunkAttempts);
+    const { rows } = await client.query<{ total: number; invalid: number }>(
+      `update bulkrun.bulk_actions a set total = c.total, failed = c.invalid, processed = c.invalid
+         from (select count(*)::bigint as total, count(*) filter (where status = 'failed')::bigint as invalid
+                 from bulkrun.bulk_action_items where action_id = $1) c
+        where a.id = $1 returning a.total, a.failed as invalid`,
+      [action.id],
+    );
+    const { total, invalid } = rows[0]!;
+    await client.query("select bulkrun_private.transition_action($1, $2)", [action.id, chunks.length > 0 ? "running" : "completed"]);
+    await client.query("commit");
+    ctx.events.emit("action:prepared", { actionId: action.id, rows: total, invalid, chunks: chunks.length });
+    if (chunks.length === 0) ctx.events.emit("action:finished", { actionId: action.id, status: "completed" });
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function stage(client: pg.PoolClient, actionId: number, plugin: AnyAction, options: AnyOptions, reader: CsvReader): Promise<void> {
+  const result = await ingestRows(client, actionId, plugin, options, reader.header, reader.batches);
+  if (result.warnings.length > 0) {
+    await client.query("update bulkrun.bulk_actions set warnings = warnings || $2::text[] where id = $1", [actionId, result.warnings]);
+  }
+}

@@ -1,0 +1,68 @@
+import { Readable } from "node:stream";
+import { Agent, interceptors, request } from "undici";
+import { BulkrunError } from "../errors.ts";
+import { openCsv, type CsvReader } from "./csv.ts";
+
+/** Where an action's rows come from, as stored in `bulk_actions.source`. */
+export type ActionSource =
+  | { kind: "staged"; file?: string }
+  | { kind: "url"; url: string }
+  | { kind: "inline"; rows: Record<string, unknown>[] };
+
+/** Checks the `source` column of an action, whoever wrote it (CLI, API or plain SQL). */
+export function parseSource(value: unknown): ActionSource {
+  const source = (value ?? {}) as Record<string, unknown>;
+  if (source.kind === "staged") return { kind: "staged" };
+  if (source.kind === "url" || (source.kind === undefined && typeof source.url === "string")) {
+    if (typeof source.url !== "string" || !/^https?:\/\//i.test(source.url)) {
+      throw new BulkrunError("BULKRUN_ERR_SOURCE", `source.url must be an http(s) URL (got ${JSON.stringify(source.url)})`);
+    }
+    return { kind: "url", url: source.url };
+  }
+  if (source.kind === "inline" || (source.kind === undefined && Array.isArray(source.rows))) {
+    if (!Array.isArray(source.rows) || !source.rows.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
+      throw new BulkrunError("BULKRUN_ERR_SOURCE", "source.rows must be an array of objects such as {\"email\": \"a@example.com\"}");
+    }
+    return { kind: "inline", rows: source.rows as Record<string, unknown>[] };
+  }
+  throw new BulkrunError(
+    "BULKRUN_ERR_SOURCE",
+    `the action has no usable source (got ${JSON.stringify(value)}); use {"url": "https://..."} or {"rows": [{...}]}`,
+  );
+}
+
+const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections: 5 }));
+
+/** Options for fetching a URL source. */
+export interface FetchOptions {
+  /** @default 30000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Streams a CSV from an http(s) URL: the body is parsed as it arrives and never held whole.
+ * A 4xx answer is final (BULKRUN_ERR_URL_FETCH); network errors and 5xx answers may pass and
+ * are worth retrying (BULKRUN_ERR_URL_UNAVAILABLE).
+ */
+export async function openUrl(url: string, options: FetchOptions = {}): Promise<CsvReader> {
+  const timeout = options.timeoutMs ?? 30_000;
+  let response: Awaited<ReturnType<typeof request>>;
+  try {
+    response = await request(url, { method: "GET", headersTimeout: timeout, bodyTimeout: timeout, dispatcher });
+  } catch (cause) {
+    throw new BulkrunError("BULKRUN_ERR_URL_UNAVAILABLE", `GET ${url} failed: ${(cause as Error).message}`, { cause });
+  }
+  if (response.statusCode >= 400) {
+    response.body.destroy();
+    const code = response.statusCode >= 500 ? "BULKRUN_ERR_URL_UNAVAILABLE" : "BULKRUN_ERR_URL_FETCH";
+    throw new BulkrunError(code, `GET ${url} answered HTTP ${response.statusCode}`);
+  }
+  return openCsv(response.body);
+}
+
+/** Inline rows (from SQL or the API) read as a CSV would be: the header is the union of keys. */
+export function inlineReader(rows: Record<string, unknown>[]): CsvReader {
+  const header = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cells = rows.map((r) => header.map((h) => (r[h] === null || r[h] === undefined ? "" : String(r[h]))));
+  return { header, batches: Readable.from([cells]) };
+}

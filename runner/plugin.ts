@@ -1,0 +1,95 @@
+import type { Knex } from "knex";
+import type { InferOptions, OptionsSchema } from "./engine/options.ts";
+
+export type { InferOptions, OptionsSchema } from "./engine/options.ts";
+
+/** What an outcome counts as on the action: one of its counters. */
+export type OutcomeKind = "created" | "updated" | "deleted" | "skipped" | "failed";
+
+/** Outcomes the engine itself reports, for every action type. */
+export const ENGINE_OUTCOMES = {
+  /** The row could not be parsed or validated (see its error). */
+  invalid: "failed",
+  /** A later row of the file has the same key; the last row wins. */
+  duplicate_in_file: "skipped",
+  /** The row's chunk failed on every attempt (see its error). */
+  chunk_failed: "failed",
+} as const satisfies Record<string, OutcomeKind>;
+
+/** A staged row as a plugin receives it. */
+export interface ChunkRow<Row> {
+  /** 1-based position of the row in the source (after the header). */
+  row: number;
+  /** The row's de-duplication key, as returned by `parse`. */
+  key: string;
+  data: Row;
+}
+
+/** What happened to one row. Outcomes are data: throw only when the whole chunk must be retried. */
+export interface RowOutcome<Outcome extends string> {
+  row: number;
+  outcome: Outcome;
+  /** Why, for failed and skipped rows. */
+  error?: string;
+  /** The id of the entity written, if any. */
+  entityId?: number | string;
+}
+
+/** Everything a plugin needs to apply one chunk. */
+export interface ChunkContext<Options, Row> {
+  /** The chunk's transaction: the engine commits it with the ledger and the counters. */
+  db: Knex.Transaction;
+  accountId: number;
+  actionId: number;
+  options: Options;
+  /** The chunk's rows in source order, already de-duplicated by key (last row wins). */
+  rows: ChunkRow<Row>[];
+}
+
+/** A parsed source row: its key and data, or why it is invalid. */
+export type ParsedRow<Row> = { key: string; data: Row } | { error: string };
+
+/** How CSV rows become items. Columns are matched case-insensitively. */
+export interface CsvInput<Options, Row> {
+  /** Columns the plugin reads, lower case. */
+  columns: readonly string[];
+  /** Columns that must be present in the header. */
+  required: readonly string[];
+  /** Validates and normalises one row; keys are the lower-case column names present. */
+  parse(record: Record<string, string>, options: Options): ParsedRow<Row>;
+}
+
+/** An action type: the one thing a plugin author writes. */
+export interface ActionDefinition<
+  Schema extends OptionsSchema,
+  Row,
+  Outcomes extends Record<string, OutcomeKind>,
+> {
+  /** Dotted name stored in `bulk_actions.type`, e.g. `users.import`. */
+  name: string;
+  /** One line for `bulkrun --help` and the API. */
+  description: string;
+  options: Schema;
+  /** What each outcome the plugin reports counts as. */
+  outcomes: Outcomes;
+  csv: CsvInput<InferOptions<Schema>, Row>;
+  /** Applies a chunk with set-based SQL (one statement, not one per row) and reports every row. */
+  processChunk(
+    context: ChunkContext<InferOptions<Schema>, Row>,
+  ): Promise<RowOutcome<Extract<keyof Outcomes, string>>[]>;
+}
+
+/** Any action type, as the engine holds them: rows and options are opaque to it. */
+export type AnyAction = ActionDefinition<OptionsSchema, any, Record<string, OutcomeKind>>;
+
+/** Validated options of any action type. */
+export type AnyOptions = InferOptions<OptionsSchema>;
+
+/** Identity helper that gives a plugin full type inference. */
+export function defineAction<
+  const Schema extends OptionsSchema,
+  Row,
+  const Outcomes extends Record<string, OutcomeKind>,
+>(definition: ActionDefinition<Schema, Row, Outcomes>): ActionDefinition<Schema, Row, Outcomes> {
+  return definition;
+}
