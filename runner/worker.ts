@@ -30,10 +30,10 @@ function taskList(ctx: EngineContext, poolId: () => string): TaskList {
     "bulkrun.chunk": async (payload, helpers) => {
       const { chunkId } = payload as ChunkPayload;
       try {
-        await runChunk(ctx, chunkId, poolId());
+        await runChunk(ctx, chunkId, poolId(), helpers.job.attempts);
       } catch (error) {
         if (helpers.job.attempts < helpers.job.max_attempts) throw error;
-        await failChunk(ctx, chunkId, error as Error);
+        await failChunk(ctx, chunkId, error as Error, helpers.job.attempts);
       }
     },
   };

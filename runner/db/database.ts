@@ -29,10 +29,7 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
   const embedded = config.database.url ? undefined : await startEmbedded(config.database.dataDir, log);
   const url = config.database.url ?? embedded!.url;
   const size = options.poolSize ?? 10;
-  const pool = new pg.Pool({ connectionString: url, max: size });
-  // A dropped connection must never crash the process; the pool replaces it.
-  pool.on("error", (error) => log(`database connection lost: ${error.message}`));
-  pool.on("connect", (client) => client.on("error", (error) => log(`database connection error: ${error.message}`)));
+  const pool = guardPool(new pg.Pool({ connectionString: url, max: size }), log);
   try {
     const client = await pool.connect();
     client.release();
@@ -52,6 +49,13 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
       await embedded?.stop();
     },
   };
+}
+
+/** A dropped connection must never crash the process: log it; the pool replaces the client. */
+export function guardPool(pool: pg.Pool, log: (line: string) => void): pg.Pool {
+  pool.on("error", (error) => log(`database connection lost: ${error.message}`));
+  pool.on("connect", (client) => client.on("error", (error) => log(`database connection error: ${error.message}`)));
+  return pool;
 }
 
 /** The URL without its password, for messages. */

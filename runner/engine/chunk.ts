@@ -27,11 +27,11 @@ interface StagedItem {
  * action's counters commit in one transaction; a chunk that already committed is a no-op, so
  * running its job again (a retry, a crash after commit, a hand-made duplicate) changes nothing.
  */
-export async function runChunk(ctx: EngineContext, chunkId: number, worker: string): Promise<void> {
+export async function runChunk(ctx: EngineContext, chunkId: number, worker: string, attempt: number): Promise<void> {
   const started = performance.now();
   let pluginMs = 0;
   const committed = await ctx.db.knex.transaction(async (trx) => {
-    const chunk = await claimChunk(trx, chunkId, worker);
+    const chunk = await claimChunk(trx, chunkId, worker, attempt);
     if (!chunk) return undefined;
     const action = await findAction(trx, chunk.action_id);
     if (!action || action.status !== "running") return undefined;
@@ -67,12 +67,15 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
   if (committed.status) ctx.events.emit("action:finished", { actionId: committed.actionId, status: committed.status });
 }
 
-/** Locks the chunk row for this transaction, if it still waits to be applied. */
-async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string): Promise<ChunkRecord | undefined> {
+/**
+ * Locks the chunk row for this transaction, if it still waits to be applied. The attempt number
+ * comes from the job: a failed attempt's own writes roll back with it.
+ */
+async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<ChunkRecord | undefined> {
   const { rows } = await trx.raw<{ rows: ChunkRecord[] }>(
-    `update bulkrun.bulk_action_chunks set attempts = attempts + 1, started_at = now(), worker = ?
+    `update bulkrun.bulk_action_chunks set attempts = ?, started_at = now(), worker = ?
       where id = ? and status = 'pending' returning id, action_id, bucket_from, bucket_to`,
-    [worker, chunkId],
+    [attempt, worker, chunkId],
   );
   return rows[0];
 }

@@ -84,23 +84,24 @@ export async function openCsv(
 async function* decodeUtf8(input: NodeJS.ReadableStream | Readable): AsyncGenerator<string> {
   // A stateful decoder keeps multibyte characters that straddle chunks intact and drops a BOM.
   const decoder = new TextDecoder("utf-8");
-  let head: string | undefined = "";
+  // Text held back until there is enough to sniff; undefined once the input passed the sniff.
+  let unsniffed: string | undefined = "";
   try {
     for await (const chunk of input as AsyncIterable<Buffer | string>) {
       const text = typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
-      if (head === undefined) {
+      if (unsniffed === undefined) {
         if (text) yield text;
         continue;
       }
-      head += text;
-      if (head.length >= SNIFF_CHARS) {
-        sniff(head);
-        yield head;
-        head = undefined;
+      unsniffed += text;
+      if (unsniffed.length >= SNIFF_CHARS) {
+        sniff(unsniffed);
+        yield unsniffed;
+        unsniffed = undefined;
       }
     }
-    const tail = (head ?? "") + decoder.decode();
-    if (head !== undefined) sniff(tail);
+    const tail = (unsniffed ?? "") + decoder.decode();
+    if (unsniffed !== undefined) sniff(tail);
     if (tail) yield tail;
   } finally {
     destroyInput(input);

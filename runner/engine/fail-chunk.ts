@@ -5,13 +5,13 @@ import { finishIfDone } from "./finalize.ts";
  * A chunk that failed on its last attempt: its rows get a `chunk_failed` ledger entry with the
  * error, so the action can still finish (as failed) and `retry` can pick those rows up.
  */
-export async function failChunk(ctx: EngineContext, chunkId: number, error: Error): Promise<void> {
+export async function failChunk(ctx: EngineContext, chunkId: number, error: Error, attempts: number): Promise<void> {
   const message = `chunk ${chunkId} failed on every attempt: ${error.message}`;
   const finished = await ctx.db.knex.transaction(async (trx) => {
     const { rows } = await trx.raw<{ rows: { action_id: number; bucket_from: number; bucket_to: number }[] }>(
-      `update bulkrun.bulk_action_chunks set status = 'failed', error = ?, finished_at = now()
+      `update bulkrun.bulk_action_chunks set status = 'failed', error = ?, attempts = ?, finished_at = now()
         where id = ? and status = 'pending' returning action_id, bucket_from, bucket_to`,
-      [message, chunkId],
+      [message, attempts, chunkId],
     );
     const chunk = rows[0];
     if (!chunk) return undefined;

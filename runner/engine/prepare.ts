@@ -45,7 +45,7 @@ export function pluginFor(ctx: EngineContext, type: string): AnyAction {
 
 async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAction, options: AnyOptions): Promise<void> {
   const source = parseSource(action.source);
-  const reader = source.kind === "url" ? await openUrl(source.url) : source.kind === "inline" ? inlineReader(source.rows) : undefined;
+  const reader = source.kind === "url" ? await openUrl(source.url) : source.kind === "inline" ? inlineReader(source.rows, plugin.csv.columns) : undefined;
   const client = await ctx.db.pool.connect();
   try {
     await client.query("begin");

@@ -58,9 +58,7 @@ interface Original {
 
 const POOL_SIZE = 5000;
 const RESERVOIR_SIZE = 4096;
-const CHUNK_BYTES = 64 * 1024;
-// Generous bound on one encoded line, so a line never gets cut at the end of a chunk.
-const MAX_LINE_BYTES = 1024;
+const CHUNK_CHARS = 64 * 1024;
 // Several locales so that names carry accents and letters outside ASCII.
 const LOCALES = [en, de, fr, es, pl, cs_CZ, pt_BR, sv, tr];
 const SUFFIXES = [", Jr.", ", Sr.", ", III"];
@@ -75,9 +73,9 @@ const SUFFIXES = [", Jr.", ", Sr.", ", III"];
 export async function writeSeedCsv(path: string, options: SeedOptions): Promise<SeedSummary> {
   const plan = planOf(options);
   let bytes = 0;
-  function* counted(): Generator<Buffer> {
+  function* counted(): Generator<string> {
     for (const chunk of csvChunks(plan)) {
-      bytes += chunk.length;
+      bytes += Buffer.byteLength(chunk);
       yield chunk;
     }
   }
@@ -114,7 +112,7 @@ function planOf(options: SeedOptions): Plan {
   return plan;
 }
 
-function* csvChunks(plan: Plan): Generator<Buffer> {
+function* csvChunks(plan: Plan): Generator<string> {
   const random = randomFrom(plan.seed);
   const pools = namePools(plan.seed);
   // A uniform sample of earlier original emails, so duplicates reach far back at constant memory.
@@ -122,8 +120,7 @@ function* csvChunks(plan: Plan): Generator<Buffer> {
   let originals = 0;
   let duplicatesLeft = plan.duplicates;
   let invalidLeft = plan.invalid;
-  let out = Buffer.allocUnsafe(CHUNK_BYTES);
-  let used = out.write("name,email,phone\n");
+  let out = "name,email,phone\n";
   for (let i = 0; i < plan.rows; i++) {
     let name = personName(random, pools);
     // Selection sampling: each remaining row is picked with probability left/remaining, which
@@ -150,14 +147,13 @@ function* csvChunks(plan: Plan): Generator<Buffer> {
     }
     const phone = 2_000_000_000 + Math.floor(random() * 8_000_000_000);
     // Emails and phones are built from [a-z0-9.@-] only, so only names can need quoting.
-    used += out.write(`${csvField(name.full)},${email},${phone}\n`, used);
-    if (used > CHUNK_BYTES - MAX_LINE_BYTES) {
-      yield out.subarray(0, used);
-      out = Buffer.allocUnsafe(CHUNK_BYTES);
-      used = 0;
+    out += `${csvField(name.full)},${email},${phone}\n`;
+    if (out.length >= CHUNK_CHARS) {
+      yield out;
+      out = "";
     }
   }
-  yield out.subarray(0, used);
+  yield out;
 }
 
 function namePools(seed: number): { first: PoolName[]; last: PoolName[] } {

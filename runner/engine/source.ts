@@ -60,9 +60,12 @@ export async function openUrl(url: string, options: FetchOptions = {}): Promise<
   return openCsv(response.body);
 }
 
-/** Inline rows (from SQL or the API) read as a CSV would be: the header is the union of keys. */
-export function inlineReader(rows: Record<string, unknown>[]): CsvReader {
-  const header = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+/**
+ * Inline rows (from SQL or the API) read as a CSV would be: the header is the union of their
+ * keys; no rows at all read as an empty file with the plugin's columns.
+ */
+export function inlineReader(rows: Record<string, unknown>[], columns: readonly string[]): CsvReader {
+  const header = rows.length === 0 ? [...columns] : [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cells = rows.map((r) => header.map((h) => (r[h] === null || r[h] === undefined ? "" : String(r[h]))));
   return { header, batches: Readable.from([cells]) };
 }

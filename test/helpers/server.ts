@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import pg from "pg";
+import { guardPool } from "../../runner/db/database.ts";
 import { startEmbedded, type EmbeddedServer } from "../../runner/db/embedded.ts";
 import { migrate } from "../../runner/db/migrate.ts";
 
@@ -32,8 +33,7 @@ export async function createTemplate(serverUrl: string): Promise<void> {
   } finally {
     await admin.end();
   }
-  const pool = new pg.Pool({ connectionString: withDatabase(serverUrl, TEMPLATE), max: 2 });
-  pool.on("error", (error) => console.error(`template database: ${error.message}`));
+  const pool = guardPool(new pg.Pool({ connectionString: withDatabase(serverUrl, TEMPLATE), max: 2 }), console.error);
   try {
     await migrate(pool);
   } finally {
