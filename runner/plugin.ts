@@ -16,15 +16,6 @@ export const ENGINE_OUTCOMES = {
   chunk_failed: "failed",
 } as const satisfies Record<string, OutcomeKind>;
 
-/** A staged row as a plugin receives it. */
-export interface ChunkRow<Row> {
-  /** 1-based position of the row in the source (after the header). */
-  row: number;
-  /** The row's de-duplication key, as returned by `parse`. */
-  key: string;
-  data: Row;
-}
-
 /** What happened to one row. Outcomes are data: throw only when the whole chunk must be retried. */
 export interface RowOutcome<Outcome extends string> {
   row: number;
@@ -36,14 +27,18 @@ export interface RowOutcome<Outcome extends string> {
 }
 
 /** Everything a plugin needs to apply one chunk. */
-export interface ChunkContext<Options, Row> {
+export interface ChunkContext<Options> {
   /** The chunk's transaction: the engine commits it with the ledger and the counters. */
   db: Knex.Transaction;
   accountId: number;
   actionId: number;
   options: Options;
-  /** The chunk's rows in source order, already de-duplicated by key (last row wins). */
-  rows: ChunkRow<Row>[];
+  /**
+   * The table holding the chunk's rows, de-duplicated by key (the last row of the source wins):
+   * columns `row_number integer`, `key text`, `data jsonb` (what `parse` returned). Read it with
+   * set-based SQL, e.g. `select row_number, data->>'email' from ${staged}`.
+   */
+  staged: string;
 }
 
 /** A parsed source row: its key and data, or why it is invalid. */
@@ -73,10 +68,11 @@ export interface ActionDefinition<
   /** What each outcome the plugin reports counts as. */
   outcomes: Outcomes;
   csv: CsvInput<InferOptions<Schema>, Row>;
-  /** Applies a chunk with set-based SQL (one statement, not one per row) and reports every row. */
-  processChunk(
-    context: ChunkContext<InferOptions<Schema>, Row>,
-  ): Promise<RowOutcome<Extract<keyof Outcomes, string>>[]>;
+  /**
+   * Applies a chunk with set-based SQL over `staged` (one statement, not one per row) and reports
+   * every staged row exactly once. Throwing means the chunk crashed: it is retried whole.
+   */
+  processChunk(context: ChunkContext<InferOptions<Schema>>): Promise<RowOutcome<Extract<keyof Outcomes, string>>[]>;
 }
 
 /** Any action type, as the engine holds them: rows and options are opaque to it. */

@@ -25,8 +25,8 @@ export default defineAction({
     required: ["email"],
     parse: (record) => parseContact(record),
   },
-  async processChunk({ db, accountId, options, rows }) {
-    const results = await upsertContacts(db, accountId, rows, options.on_conflict);
+  async processChunk({ db, staged, accountId, options }) {
+    const results = await upsertContacts(db, staged, accountId, options.on_conflict);
     return results.map((r) => {
       if (r.id === null) {
         return options.on_conflict === "update"

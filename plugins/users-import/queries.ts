@@ -1,24 +1,23 @@
 import type { Knex } from "knex";
-import { arrayParam } from "../../runner/db/array-param.ts";
-import type { ChunkRow } from "../../runner/plugin.ts";
-import type { ContactRow } from "./validate.ts";
 
-/** Per input row: the user it wrote, and whether the row was new. No id: nothing was written. */
+/** Per staged row: the user it wrote, and whether the user was new. No id: nothing was written. */
 export interface UpsertResult {
   row_number: number;
   id: number | null;
   inserted: boolean | null;
 }
 
-const INPUT = `input as (
-  select * from unnest(?::int[], ?::text[], ?::text[], ?::text[]) as t(row_number, email, name, phone))`;
+function input(staged: string): string {
+  return `input as (
+    select row_number, data->>'email' as email, data->>'name' as name, data->>'phone' as phone from ${staged})`;
+}
 
 /**
  * One statement per chunk. Existing users (same account, same lower(email)) get the new name and
  * phone, where given; a row that changes nothing is not written at all (no heap, index or WAL
  * writes), which makes re-imports cheap.
  */
-const UPSERT = `with ${INPUT},
+const upsert = (staged: string) => `with ${input(staged)},
 written as (
   insert into bulkrun.users as u (account_id, email, name, phone)
   select ?, email, name, phone from input
@@ -29,7 +28,7 @@ written as (
 select i.row_number, w.id, w.inserted from input i left join written w on w.key = lower(i.email)`;
 
 /** Inserts only the users that are new; existing ones are left alone. */
-const INSERT_NEW = `with ${INPUT},
+const insertNew = (staged: string) => `with ${input(staged)},
 written as (
   insert into bulkrun.users as u (account_id, email, name, phone)
   select ?, email, name, phone from input
@@ -39,16 +38,11 @@ select i.row_number, w.id, w.inserted from input i left join written w on w.key 
 
 export async function upsertContacts(
   db: Knex.Transaction,
+  staged: string,
   accountId: number,
-  rows: ChunkRow<ContactRow>[],
   onConflict: "update" | "skip",
 ): Promise<UpsertResult[]> {
-  const { rows: results } = await db.raw<{ rows: UpsertResult[] }>(onConflict === "update" ? UPSERT : INSERT_NEW, [
-    rows.map((r) => r.row),
-    rows.map((r) => r.data.email),
-    arrayParam(rows.map((r) => r.data.name)),
-    arrayParam(rows.map((r) => r.data.phone)),
-    accountId,
-  ]);
-  return results;
+  const sql = onConflict === "update" ? upsert(staged) : insertNew(staged);
+  const { rows } = await db.raw<{ rows: UpsertResult[] }>(sql, [accountId]);
+  return rows;
 }

@@ -1,26 +1,12 @@
 import type { Knex } from "knex";
-import { ENGINE_OUTCOMES, type AnyAction, type ChunkRow, type OutcomeKind, type RowOutcome } from "../plugin.ts";
+import { ENGINE_OUTCOMES, type AnyAction, type OutcomeKind, type RowOutcome } from "../plugin.ts";
 import { findAction } from "./actions.ts";
 import type { EngineContext } from "./context.ts";
-import { dedupeByKey } from "./dedupe.ts";
 import { finishIfDone } from "./finalize.ts";
-import { writeLedger, type LedgerEntry } from "./ledger.ts";
+import { emptyCounts, writeLedger, type LedgerEntry } from "./ledger.ts";
 import { validateOptions } from "./options.ts";
 import { pluginFor } from "./prepare.ts";
-
-interface ChunkRecord {
-  id: number;
-  action_id: number;
-  bucket_from: number;
-  bucket_to: number;
-}
-
-interface StagedItem {
-  bucket: number;
-  row_number: number;
-  key: string;
-  data: unknown;
-}
+import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
 
 /**
  * The chunk job. The plugin's writes, every row's ledger entry, the chunk's status and the
@@ -36,25 +22,27 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
     const action = await findAction(trx, chunk.action_id);
     if (!action || action.status !== "running") return undefined;
     const plugin = pluginFor(ctx, action.type);
-    const items = await stagedItems(trx, chunk);
-    const { unique, duplicates } = dedupeByKey(items);
-    const pluginStarted = performance.now();
-    const outcomes = unique.length === 0 ? [] : await plugin.processChunk({
-      db: trx,
-      accountId: action.account_id,
-      actionId: action.id,
-      options: validateOptions(plugin.name, plugin.options, action.options),
-      rows: unique.map((item): ChunkRow<unknown> => ({ row: item.row_number, key: item.key, data: item.data })),
-    });
-    pluginMs = performance.now() - pluginStarted;
-    const entries = [...duplicates, ...ledgerEntries(plugin, unique, outcomes)];
-    const counts = await writeLedger(trx, action.id, entries);
+    const staged = await stageChunk(trx, chunk);
+    const counts = emptyCounts();
+    counts.processed = counts.skipped = staged.duplicates;
+    if (staged.rows > 0) {
+      const pluginStarted = performance.now();
+      const outcomes = await plugin.processChunk({
+        db: trx,
+        accountId: action.account_id,
+        actionId: action.id,
+        options: validateOptions(plugin.name, plugin.options, action.options),
+        staged: STAGED_TABLE,
+      });
+      pluginMs = performance.now() - pluginStarted;
+      await writeLedger(trx, chunk, ledgerEntries(plugin, staged.rows, outcomes), counts);
+    }
     await trx.raw(
       "update bulkrun.bulk_action_chunks set status = 'done', finished_at = now(), duration_ms = ? where id = ?",
       [Math.round(performance.now() - started), chunkId],
     );
     const status = await finishIfDone(trx, action.id, counts);
-    return { actionId: action.id, rows: entries.length, status };
+    return { actionId: action.id, rows: counts.processed, status };
   });
   if (!committed) return;
   ctx.events.emit("chunk:commit", {
@@ -71,8 +59,8 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
  * Locks the chunk row for this transaction, if it still waits to be applied. The attempt number
  * comes from the job: a failed attempt's own writes roll back with it.
  */
-async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<ChunkRecord | undefined> {
-  const { rows } = await trx.raw<{ rows: ChunkRecord[] }>(
+async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<(ChunkRange & { id: number }) | undefined> {
+  const { rows } = await trx.raw<{ rows: (ChunkRange & { id: number })[] }>(
     `update bulkrun.bulk_action_chunks set attempts = ?, started_at = now(), worker = ?
       where id = ? and status = 'pending' returning id, action_id, bucket_from, bucket_to`,
     [attempt, worker, chunkId],
@@ -80,35 +68,24 @@ async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string
   return rows[0];
 }
 
-async function stagedItems(trx: Knex.Transaction, chunk: ChunkRecord): Promise<StagedItem[]> {
-  const { rows } = await trx.raw<{ rows: StagedItem[] }>(
-    `select bucket, row_number, key, data from bulkrun.bulk_action_items
-      where action_id = ? and bucket between ? and ? and status = 'pending'
-      order by row_number`,
-    [chunk.action_id, chunk.bucket_from, chunk.bucket_to],
-  );
-  return rows;
-}
-
-/** Pairs the plugin's outcomes with the rows; a plugin must report every row exactly once. */
-function ledgerEntries(plugin: AnyAction, items: StagedItem[], outcomes: RowOutcome<string>[]): LedgerEntry[] {
-  const byRow = new Map<number, RowOutcome<string>>();
-  for (const outcome of outcomes) byRow.set(outcome.row, outcome);
-  if (byRow.size !== items.length || outcomes.length !== items.length) {
-    throw new Error(`${plugin.name} reported ${outcomes.length} outcomes for ${items.length} rows; it must report each row once`);
-  }
-  return items.map((item) => {
-    const outcome = byRow.get(item.row_number);
-    if (!outcome) throw new Error(`${plugin.name} reported no outcome for row ${item.row_number}`);
+/** Checks the plugin's outcomes: every staged row exactly once, each a declared outcome. */
+function ledgerEntries(plugin: AnyAction, stagedRows: number, outcomes: RowOutcome<string>[]): LedgerEntry[] {
+  const seen = new Set<number>();
+  const entries = outcomes.map((outcome): LedgerEntry => {
+    if (seen.has(outcome.row)) throw new Error(`${plugin.name} reported row ${outcome.row} twice; it must report each row once`);
+    seen.add(outcome.row);
     const kind: OutcomeKind | undefined = plugin.outcomes[outcome.outcome] ?? ENGINE_OUTCOMES[outcome.outcome as keyof typeof ENGINE_OUTCOMES];
     if (!kind) throw new Error(`${plugin.name} reported outcome \`${outcome.outcome}\`, which it does not declare`);
     return {
-      bucket: item.bucket,
-      row: item.row_number,
+      row: outcome.row,
       kind,
       outcome: outcome.outcome,
       error: outcome.error ?? null,
       entityId: outcome.entityId === undefined ? null : Number(outcome.entityId),
     };
   });
+  if (entries.length !== stagedRows) {
+    throw new Error(`${plugin.name} reported ${entries.length} outcomes for ${stagedRows} rows; it must report each row once`);
+  }
+  return entries;
 }

@@ -50,6 +50,8 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
   try {
     await client.query("begin");
     if (reader) await stage(client, action.id, plugin, options, reader);
+    // Fresh statistics after a large COPY keep the chunks' ledger updates on index scans.
+    await client.query("analyze bulkrun.bulk_action_items");
     const chunkSize = action.chunk_size ?? ctx.config.chunkSize;
     const chunks = await planChunks(client, action.id, chunkSize);
     await enqueueChunks(client, action.id, chunks, ctx.config.worker.chunkAttempts);

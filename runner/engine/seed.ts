@@ -1,7 +1,7 @@
 import { createWriteStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Faker, base, cs_CZ, de, en, es, fr, pl, pt_BR, sv, tr } from "@faker-js/faker";
+import type { Faker } from "@faker-js/faker";
 import { BulkrunError } from "../errors.ts";
 
 /** What {@link writeSeedCsv} writes. */
@@ -51,6 +51,11 @@ interface PoolName {
   slug: string;
 }
 
+interface NamePools {
+  first: PoolName[];
+  last: PoolName[];
+}
+
 interface Original {
   name: string;
   email: string;
@@ -59,8 +64,6 @@ interface Original {
 const POOL_SIZE = 5000;
 const RESERVOIR_SIZE = 4096;
 const CHUNK_CHARS = 64 * 1024;
-// Several locales so that names carry accents and letters outside ASCII.
-const LOCALES = [en, de, fr, es, pl, cs_CZ, pt_BR, sv, tr];
 const SUFFIXES = [", Jr.", ", Sr.", ", III"];
 
 /**
@@ -72,9 +75,10 @@ const SUFFIXES = [", Jr.", ", Sr.", ", III"];
  */
 export async function writeSeedCsv(path: string, options: SeedOptions): Promise<SeedSummary> {
   const plan = planOf(options);
+  const pools = await namePools(plan.seed);
   let bytes = 0;
   function* counted(): Generator<string> {
-    for (const chunk of csvChunks(plan)) {
+    for (const chunk of csvChunks(plan, pools)) {
       bytes += Buffer.byteLength(chunk);
       yield chunk;
     }
@@ -112,9 +116,8 @@ function planOf(options: SeedOptions): Plan {
   return plan;
 }
 
-function* csvChunks(plan: Plan): Generator<string> {
+function* csvChunks(plan: Plan, pools: NamePools): Generator<string> {
   const random = randomFrom(plan.seed);
-  const pools = namePools(plan.seed);
   // A uniform sample of earlier original emails, so duplicates reach far back at constant memory.
   const reservoir: Original[] = [];
   let originals = 0;
@@ -156,8 +159,12 @@ function* csvChunks(plan: Plan): Generator<string> {
   yield out;
 }
 
-function namePools(seed: number): { first: PoolName[]; last: PoolName[] } {
-  const fakers = LOCALES.map((locale, i) => new Faker({ locale: [locale, en, base], seed: seed + i }));
+async function namePools(seed: number): Promise<NamePools> {
+  // Loaded on demand: faker's locale data costs about 250 ms and 20 MB that other commands should not pay.
+  const { Faker, base, cs_CZ, de, en, es, fr, pl, pt_BR, sv, tr } = await import("@faker-js/faker");
+  // Several locales so that names carry accents and letters outside ASCII.
+  const locales = [en, de, fr, es, pl, cs_CZ, pt_BR, sv, tr];
+  const fakers = locales.map((locale, i) => new Faker({ locale: [locale, en, base], seed: seed + i }));
   const pool = (make: (faker: Faker) => string) =>
     Array.from({ length: POOL_SIZE }, (_, i) => poolName(make(fakers[i % fakers.length]!)));
   return { first: pool((f) => f.person.firstName()), last: pool((f) => f.person.lastName()) };
@@ -172,7 +179,7 @@ function poolName(name: string): PoolName {
   return { name, slug: slug || "user" };
 }
 
-function personName(random: () => number, pools: { first: PoolName[]; last: PoolName[] }) {
+function personName(random: () => number, pools: NamePools) {
   const first = pickFrom(random, pools.first);
   const last = pickFrom(random, pools.last);
   const variant = random();

@@ -12,8 +12,8 @@ const explode = defineAction({
   options: {},
   outcomes: { created: "created" },
   csv: { columns: ["email"], required: ["email"], parse: (r) => ({ key: r.email!, data: { email: r.email! } }) },
-  async processChunk({ db, accountId, rows }) {
-    await db.raw("insert into bulkrun.users (account_id, email) select ?, unnest(?::text[])", [accountId, rows.map((r) => r.data.email)]);
+  async processChunk({ db, staged, accountId }) {
+    await db.raw(`insert into bulkrun.users (account_id, email) select ?, data->>'email' from ${staged}`, [accountId]);
     throw new Error("the disk is on fire");
   },
 });
