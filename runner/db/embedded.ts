@@ -36,8 +36,14 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     persistent: true,
     createPostgresUser: true,
     initdbFlags: ["--encoding=UTF8", "--no-sync"],
-    // Bulk loads want room for WAL between checkpoints; fsync stays on.
-    postgresFlags: ["-c", "max_wal_size=4GB", "-c", "max_connections=200", "-c", "listen_addresses=127.0.0.1"],
+    // Bulk loads want room for WAL between checkpoints, and a ledger that stays in shared buffers
+    // (chunks read their rows by hash range, scattered over the table). fsync stays on.
+    postgresFlags: [
+      "-c", "max_wal_size=4GB",
+      "-c", "shared_buffers=1GB",
+      "-c", "max_connections=200",
+      "-c", "listen_addresses=127.0.0.1",
+    ],
     onLog: () => {},
     onError: (error) => log(`postgres: ${String(error)}`),
   });

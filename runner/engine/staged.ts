@@ -17,7 +17,8 @@ export interface ChunkRange {
 /**
  * Fills the staged table with the last pending row of every key in the range (rows keep file
  * order, so the last row wins) and records the earlier ones as `duplicate_in_file`. Every
- * duplicate of a key is in this chunk, since the bucket is a hash of the key.
+ * duplicate of a key is in this chunk, since the bucket is a hash of the key. Keys are compared
+ * byte-wise (collate "C"): equality is all that matters, and it sorts several times faster.
  */
 export async function stageChunk(trx: Knex.Transaction, chunk: ChunkRange): Promise<{ rows: number; duplicates: number }> {
   await trx.raw(
@@ -28,9 +29,9 @@ export async function stageChunk(trx: Knex.Transaction, chunk: ChunkRange): Prom
   const range = [chunk.action_id, chunk.bucket_from, chunk.bucket_to];
   const staged = await trx.raw<{ rowCount: number }>(
     `insert into ${STAGED_TABLE} (row_number, bucket, key, data)
-     select distinct on (key) row_number, bucket, key, data from bulkrun.bulk_action_items
+     select distinct on (key collate "C") row_number, bucket, key, data from bulkrun.bulk_action_items
       where action_id = ? and bucket between ? and ? and status = 'pending'
-      order by key, row_number desc`,
+      order by key collate "C", row_number desc`,
     range,
   );
   const duplicates = await trx.raw<{ rowCount: number }>(
