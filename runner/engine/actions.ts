@@ -1,29 +1,10 @@
 import type { Knex } from "knex";
+import type { ModelObject } from "objection";
+import { BulkAction } from "../db/models/bulk-action.ts";
 import { BulkrunError } from "../errors.ts";
 
 /** A row of `bulkrun.bulk_actions`, as the engine reads it. */
-export interface ActionRow {
-  id: number;
-  account_id: number;
-  type: string;
-  status: ActionStatus;
-  options: Record<string, unknown>;
-  source: Record<string, unknown>;
-  chunk_size: number | null;
-  total: number | null;
-  processed: number;
-  created: number;
-  updated: number;
-  deleted: number;
-  skipped: number;
-  failed: number;
-  warnings: string[];
-  error_code: string | null;
-  error: string | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  created_at: Date;
-}
+export type ActionRow = ModelObject<BulkAction>;
 
 export type ActionStatus = "scheduled" | "queued" | "preparing" | "running" | "paused" | "completed" | "failed" | "cancelled";
 
@@ -31,8 +12,7 @@ export type ActionStatus = "scheduled" | "queued" | "preparing" | "running" | "p
 export const FINAL_STATUSES: readonly ActionStatus[] = ["completed", "failed", "cancelled"];
 
 export async function findAction(db: Knex | Knex.Transaction, id: number): Promise<ActionRow | undefined> {
-  const { rows } = await db.raw<{ rows: ActionRow[] }>("select * from bulkrun.bulk_actions where id = ?", [id]);
-  return rows[0];
+  return BulkAction.query(db).findById(id);
 }
 
 /** Moves an action through the one SQL function that knows the allowed transitions. */
@@ -64,10 +44,10 @@ export function translateTransitionError(cause: unknown): unknown {
 
 /** The most recent actions, newest first, for `bulkrun status`. */
 export async function listActions(db: Knex, limit = 20): Promise<(ActionRow & { account: string })[]> {
-  const { rows } = await db.raw<{ rows: (ActionRow & { account: string })[] }>(
-    `select a.*, acc.name as account from bulkrun.bulk_actions a join bulkrun.accounts acc on acc.id = a.account_id
-      order by a.id desc limit ?`,
-    [limit],
-  );
-  return rows;
+  const rows = await BulkAction.query(db)
+    .select("bulk_actions.*", "accounts.name as account")
+    .join("bulkrun.accounts", "accounts.id", "bulk_actions.account_id")
+    .orderBy("bulk_actions.id", "desc")
+    .limit(limit);
+  return rows as (BulkAction & { account: string })[];
 }

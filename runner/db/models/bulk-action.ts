@@ -1,0 +1,29 @@
+import { Model } from "objection";
+import type { ActionStatus } from "../../engine/actions.ts";
+
+/** One requested bulk action: `bulkrun.bulk_actions`. */
+export class BulkAction extends Model {
+  static override tableName = "bulkrun.bulk_actions";
+
+  id!: number;
+  account_id!: number;
+  type!: string;
+  status!: ActionStatus;
+  options!: Record<string, unknown>;
+  source!: Record<string, unknown>;
+  chunk_size!: number | null;
+  total!: number | null;
+  processed!: number;
+  created!: number;
+  updated!: number;
+  deleted!: number;
+  skipped!: number;
+  failed!: number;
+  warnings!: string[];
+  error_code!: string | null;
+  error!: string | null;
+  parent_id!: number | null;
+  started_at!: Date | null;
+  finished_at!: Date | null;
+  created_at!: Date;
+}
