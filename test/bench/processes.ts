@@ -22,7 +22,7 @@ function rssMb(pid: number): number {
 
 /** Runs `bulkrun <args>` on `databaseUrl`, sampling its RSS every 100 ms. */
 export function bulkrun(args: string[], databaseUrl: string, env: Record<string, string> = {}): Sampled {
-  const child = spawn(process.execPath, ["--import", "tsx", "runner/cli/entry.ts", ...args], {
+  const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "runner/cli/entry.ts", ...args], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, ...env },
     stdio: ["ignore", "pipe", "pipe"],
