@@ -12,7 +12,9 @@ export function parseFlags<O extends Options>(argv: string[], options: O, usage:
     const flag = /'(--?[\w-]+)'/.exec((cause as Error).message)?.[1];
     const guess = flag ? closest(flag.replace(/^-+/, ""), Object.keys(options)) : undefined;
     const hint = guess ? `; did you mean --${guess}?` : "";
-    throw new BulkrunError("BULKRUN_ERR_USAGE", `${(cause as Error).message.split("\n")[0]}${hint} (usage: ${usage})`, { cause });
+    // Node's own wording runs on with advice about positionals; its first sentence is the point.
+    const problem = (cause as Error).message.split(/\.\s|\n/)[0];
+    throw new BulkrunError("BULKRUN_ERR_USAGE", `${problem}${hint} (usage: ${usage})`, { cause });
   }
 }
 

@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { writeSeedCsv } from "../engine/seed.ts";
 import { BulkrunError } from "../errors.ts";
 import { intFlag, parseFlags } from "./args.ts";
@@ -17,6 +19,10 @@ export const seed: Command = {
       USAGE,
     );
     if (positionals.length !== 1 || values.rows === undefined) throw new BulkrunError("BULKRUN_ERR_USAGE", `usage: ${USAGE}`);
+    const folder = dirname(positionals[0]!);
+    if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+      throw new BulkrunError("BULKRUN_ERR_FILE_NOT_FOUND", `cannot write ${positionals[0]}: the folder ${folder} does not exist`);
+    }
     const started = performance.now();
     const summary = await writeSeedCsv(positionals[0]!, {
       rows: intFlag("rows", values.rows, 1, 1_000_000_000)!,

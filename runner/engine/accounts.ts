@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { UniqueViolationError } from "objection";
 import { Account } from "../db/models/account.ts";
 import { BulkrunError } from "../errors.ts";
 
@@ -12,7 +13,7 @@ export async function createAccount(db: Knex, name: string, rateLimitPerMinute: 
   try {
     return await Account.query(db).insert({ name, rate_limit_per_minute: rateLimitPerMinute }).returning("*");
   } catch (cause) {
-    if ((cause as { code?: string }).code === "23505") {
+    if (cause instanceof UniqueViolationError) {
       throw new BulkrunError("BULKRUN_ERR_ACCOUNT_EXISTS", `an account named \`${name}\` exists already`, { cause });
     }
     throw cause;

@@ -53,7 +53,7 @@ export async function openUrl(url: string, options: FetchOptions = {}): Promise<
     throw new BulkrunError("BULKRUN_ERR_URL_UNAVAILABLE", `GET ${url} failed: ${(cause as Error).message}`, { cause });
   }
   if (response.statusCode >= 400) {
-    response.body.destroy();
+    await response.body.dump().catch(() => {});
     const code = response.statusCode >= 500 ? "BULKRUN_ERR_URL_UNAVAILABLE" : "BULKRUN_ERR_URL_FETCH";
     throw new BulkrunError(code, `GET ${url} answered HTTP ${response.statusCode}`);
   }
