@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -19,8 +19,17 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** Runs `bulkrun <args>` as a child process, the way a shell would, and collects its output. */
-export function runCli(args: string[], options: CliOptions): Promise<CliResult> {
+/** A `bulkrun` process still running. */
+export interface RunningCli {
+  child: ChildProcess;
+  /** Resolves with what it printed once it exits; rejects if it outlives its timeout. */
+  result: Promise<CliResult>;
+  /** Resolves once stderr matches `pattern`. */
+  stderrMatches(pattern: RegExp): Promise<void>;
+}
+
+/** Starts `bulkrun <args>` as a child process, the way a shell would. */
+export function startCli(args: string[], options: CliOptions): RunningCli {
   const timeoutMs = options.timeoutMs ?? 30_000;
   // Inherited, it would make the child report to this test runner instead of printing.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
@@ -31,9 +40,9 @@ export function runCli(args: string[], options: CliOptions): Promise<CliResult> 
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolvePromise, reject) => {
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const result = new Promise<CliResult>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`bulkrun ${args.join(" ")} did not exit within ${timeoutMs} ms; stderr so far:\n${stderr}`));
@@ -47,6 +56,23 @@ export function runCli(args: string[], options: CliOptions): Promise<CliResult> 
       resolvePromise({ code, stdout, stderr });
     });
   });
+  const stderrMatches = (pattern: RegExp) =>
+    new Promise<void>((resolvePromise, reject) => {
+      const check = () => {
+        if (!pattern.test(stderr)) return;
+        child.stderr!.off("data", check);
+        resolvePromise();
+      };
+      child.stderr!.on("data", check);
+      child.on("close", () => reject(new Error(`bulkrun exited before printing ${pattern}; stderr:\n${stderr}`)));
+      check();
+    });
+  return { child, result, stderrMatches };
+}
+
+/** Runs `bulkrun <args>` to the end and collects its output. */
+export function runCli(args: string[], options: CliOptions): Promise<CliResult> {
+  return startCli(args, options).result;
 }
 
 /** The non-empty lines of a command's output. */
