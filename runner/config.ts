@@ -33,16 +33,53 @@ export interface BulkrunConfig {
      */
     chunkAttempts?: number;
     /**
-     * How long a stopping runner waits for running chunks, in ms.
+     * How long a stopping runner waits for running chunks, in ms; chunks still running then are
+     * rolled back and returned to the queue. Env: BULKRUN_SHUTDOWN_GRACE_MS.
      * @default 30000
      */
     shutdownGraceMs?: number;
+    /**
+     * How often a runner process records that it is alive (and looks for dead ones), in ms.
+     * Env: BULKRUN_HEARTBEAT_MS.
+     * @default 5000
+     */
+    heartbeatMs?: number;
+    /**
+     * A runner whose last beat is older than this, in ms, is dead: a live runner hands its locked
+     * jobs to the queue again. At least twice `heartbeatMs`. Env: BULKRUN_DEAD_AFTER_MS.
+     * @default 30000
+     */
+    deadAfterMs?: number;
   };
   /**
    * Rows per chunk when an action does not say. Env: BULKRUN_CHUNK_SIZE.
    * @default 5000
    */
   chunkSize?: number;
+  /**
+   * The window an account's `rate_limit_per_minute` is counted over, in ms: a minute in
+   * production; tests shorten it so a limit can be watched in seconds. Env: BULKRUN_RATE_LIMIT_WINDOW_MS.
+   * @default 60000
+   */
+  rateLimitWindowMs?: number;
+  /** Delivery of the webhooks sent when an action ends. */
+  webhooks?: {
+    /**
+     * How long one attempt may take (connect, send, answer), in ms.
+     * @default 10000
+     */
+    timeoutMs?: number;
+    /**
+     * Wait before the second attempt, in ms; it doubles for each attempt after that.
+     * @default 1000
+     */
+    backoffMs?: number;
+    /**
+     * Attempts before a delivery is recorded as failed.
+     * @default 8
+     */
+    attempts?: number;
+  };
 }
 
 /** The validated, frozen configuration every part of bulkrun receives. */
@@ -54,8 +91,12 @@ export interface ResolvedConfig {
     readonly pollInterval: number;
     readonly chunkAttempts: number;
     readonly shutdownGraceMs: number;
+    readonly heartbeatMs: number;
+    readonly deadAfterMs: number;
   };
   readonly chunkSize: number;
+  readonly rateLimitWindowMs: number;
+  readonly webhooks: { readonly timeoutMs: number; readonly backoffMs: number; readonly attempts: number };
 }
 
 /** Types runner.config.ts. */
@@ -106,10 +147,42 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
       concurrency: integer("worker.concurrency (BULKRUN_CONCURRENCY)", env.BULKRUN_CONCURRENCY ?? worker.concurrency, 2, 1, 64),
       pollInterval: integer("worker.pollInterval", worker.pollInterval, 1000, 50, 60_000),
       chunkAttempts: integer("worker.chunkAttempts", worker.chunkAttempts, 5, 1, 25),
-      shutdownGraceMs: integer("worker.shutdownGraceMs", worker.shutdownGraceMs, 30_000, 0, 3_600_000),
+      shutdownGraceMs: integer(
+        "worker.shutdownGraceMs (BULKRUN_SHUTDOWN_GRACE_MS)",
+        env.BULKRUN_SHUTDOWN_GRACE_MS ?? worker.shutdownGraceMs,
+        30_000,
+        0,
+        3_600_000,
+      ),
+      ...liveness(worker, env),
     }),
     chunkSize: integer("chunkSize (BULKRUN_CHUNK_SIZE)", env.BULKRUN_CHUNK_SIZE ?? config.chunkSize, 5000, 1, 100_000),
+    rateLimitWindowMs: integer(
+      "rateLimitWindowMs (BULKRUN_RATE_LIMIT_WINDOW_MS)",
+      env.BULKRUN_RATE_LIMIT_WINDOW_MS ?? config.rateLimitWindowMs,
+      60_000,
+      100,
+      3_600_000,
+    ),
+    webhooks: Object.freeze({
+      timeoutMs: integer("webhooks.timeoutMs", config.webhooks?.timeoutMs, 10_000, 10, 300_000),
+      backoffMs: integer("webhooks.backoffMs", config.webhooks?.backoffMs, 1000, 10, 3_600_000),
+      attempts: integer("webhooks.attempts", config.webhooks?.attempts, 8, 1, 25),
+    }),
   });
+}
+
+function liveness(worker: NonNullable<BulkrunConfig["worker"]>, env: NodeJS.ProcessEnv) {
+  const heartbeatMs = integer("worker.heartbeatMs (BULKRUN_HEARTBEAT_MS)", env.BULKRUN_HEARTBEAT_MS ?? worker.heartbeatMs, 5000, 100, 60_000);
+  const deadAfterMs = integer("worker.deadAfterMs (BULKRUN_DEAD_AFTER_MS)", env.BULKRUN_DEAD_AFTER_MS ?? worker.deadAfterMs, 30_000, 200, 3_600_000);
+  // One late beat (a long GC pause, a slow query) must not get a live runner declared dead.
+  if (deadAfterMs < 2 * heartbeatMs) {
+    throw new BulkrunError(
+      "BULKRUN_ERR_CONFIG",
+      `worker.deadAfterMs (${deadAfterMs}) must be at least twice worker.heartbeatMs (${heartbeatMs}), so that one late beat does not declare a runner dead`,
+    );
+  }
+  return { heartbeatMs, deadAfterMs };
 }
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {

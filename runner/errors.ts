@@ -8,6 +8,7 @@ export const ErrorCodes = {
   BULKRUN_ERR_MIGRATION: "a migration failed",
   BULKRUN_ERR_USAGE: "the command line is invalid",
   BULKRUN_ERR_OPTIONS: "an action option is invalid",
+  BULKRUN_ERR_FILTER: "the filter selecting rows is invalid",
   BULKRUN_ERR_UNKNOWN_ACTION_TYPE: "no plugin handles this action type",
   BULKRUN_ERR_UNKNOWN_ACCOUNT: "the account does not exist",
   BULKRUN_ERR_ACCOUNT_EXISTS: "an account with this name exists already",

@@ -4,6 +4,7 @@ import { runChunk } from "./engine/chunk.ts";
 import type { EngineContext } from "./engine/context.ts";
 import { failChunk } from "./engine/fail-chunk.ts";
 import { prepareAction } from "./engine/prepare.ts";
+import { deliverWebhook, type WebhookPayload } from "./engine/webhook.ts";
 
 /** A running Graphile Worker pool executing bulkrun's jobs. */
 export interface WorkerHandle {
@@ -30,12 +31,22 @@ function taskList(ctx: EngineContext, poolId: () => string): TaskList {
     "bulkrun.chunk": async (payload, helpers) => {
       const { chunkId } = payload as ChunkPayload;
       try {
-        await runChunk(ctx, chunkId, poolId(), helpers.job.attempts);
+        const later = await runChunk(ctx, chunkId, poolId(), helpers.job.attempts);
+        if (later) {
+          // A fresh job for the same chunk: waiting for tokens burns no attempt and holds no slot.
+          await helpers.addJob("bulkrun.chunk", payload, {
+            jobKey: `bulkrun.chunk:${chunkId}`,
+            runAt: new Date(Date.now() + later.retryInSeconds * 1000),
+            priority: helpers.job.priority,
+            maxAttempts: helpers.job.max_attempts,
+          });
+        }
       } catch (error) {
         if (helpers.job.attempts < helpers.job.max_attempts) throw error;
         await failChunk(ctx, chunkId, error as Error, helpers.job.attempts);
       }
     },
+    "bulkrun.webhook": (payload, helpers) => deliverWebhook(ctx, payload as WebhookPayload, helpers),
   };
 }
 

@@ -1,23 +1,55 @@
-import { createAccount, listAccounts } from "../engine/accounts.ts";
+import { createAccount, listAccounts, resolveAccount } from "../engine/accounts.ts";
+import { checkWebhookSecret, checkWebhookUrl, clearAccountWebhook, setAccountWebhook, type WebhookSettingResult } from "../engine/webhook-settings.ts";
 import { BulkrunError } from "../errors.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Command } from "./command.ts";
-import { withRuntime } from "./runtime.ts";
+import { withRuntime, type Io } from "./runtime.ts";
 
-const USAGE = "bulkrun accounts create <name> [--rate-limit ROWS_PER_MIN] | bulkrun accounts ls";
+const USAGE =
+  "bulkrun accounts create <name> [--rate-limit ROWS_PER_MIN] [--webhook-url URL] | bulkrun accounts webhook <account> --url URL [--secret S] | bulkrun accounts webhook <account> --clear | bulkrun accounts ls";
 
 export const accounts: Command = {
   name: "accounts",
-  summary: "create and list accounts (tenants)",
-  usage: "bulkrun accounts create <name> [--rate-limit N] | ls",
+  summary: "create and list accounts (tenants), set their webhooks",
+  usage: "bulkrun accounts create <name> [--rate-limit N] [--webhook-url URL] | webhook <account> --url URL [--secret S] | --clear | ls",
   async run(argv, io) {
-    const { values, positionals } = parseFlags(argv, { "rate-limit": { type: "string" } }, USAGE);
+    const { values, positionals } = parseFlags(
+      argv,
+      {
+        "rate-limit": { type: "string" },
+        "webhook-url": { type: "string" },
+        url: { type: "string" },
+        secret: { type: "string" },
+        clear: { type: "boolean" },
+      },
+      USAGE,
+    );
     const [verb, name] = positionals;
     if (verb === "create" && name && positionals.length === 2) {
       const rate = intFlag("rate-limit", values["rate-limit"], 1, 1_000_000_000) ?? null;
+      const webhookUrl = values["webhook-url"] === undefined ? undefined : checkWebhookUrl(values["webhook-url"]);
       return withRuntime(io, async ({ db }) => {
         const account = await createAccount(db.knex, name, rate);
         io.out(`created account ${account.name} (id ${account.id})`);
+        if (webhookUrl) showWebhook(io, account.name, webhookUrl, await setAccountWebhook(db.knex, account.id, webhookUrl));
+        return 0;
+      });
+    }
+    if (verb === "webhook" && name && positionals.length === 2) {
+      const { url, secret, clear } = values;
+      if (clear ? url !== undefined || secret !== undefined : url === undefined) {
+        throw new BulkrunError("BULKRUN_ERR_USAGE", `give --url URL (and optionally --secret S), or --clear alone (usage: ${USAGE})`);
+      }
+      if (url !== undefined) checkWebhookUrl(url);
+      if (secret !== undefined) checkWebhookSecret(secret);
+      return withRuntime(io, async ({ db }) => {
+        const account = await resolveAccount(db.knex, name);
+        if (clear) {
+          await clearAccountWebhook(db.knex, account.id);
+          io.out(`account ${account.name} has no webhook URL now (actions given a URL of their own still use it)`);
+        } else {
+          showWebhook(io, account.name, url!, await setAccountWebhook(db.knex, account.id, url!, secret));
+        }
         return 0;
       });
     }
@@ -34,3 +66,8 @@ export const accounts: Command = {
     throw new BulkrunError("BULKRUN_ERR_USAGE", `usage: ${USAGE}`);
   },
 };
+
+function showWebhook(io: Io, account: string, url: string, { generatedSecret }: WebhookSettingResult): void {
+  io.out(`account ${account} posts the summary of every action that ends to ${url}`);
+  if (generatedSecret) io.out(`webhook secret (shown only this once; deliveries are signed with it): ${generatedSecret}`);
+}

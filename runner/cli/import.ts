@@ -6,18 +6,20 @@ import type { ActionRow } from "../engine/actions.ts";
 import { liveRunners } from "../engine/heartbeat.ts";
 import { submitAction, submitFile } from "../engine/submit.ts";
 import { watchAction } from "../engine/watch.ts";
+import { checkWebhookUrl, ensureWebhookSecret } from "../engine/webhook-settings.ts";
 import { BulkrunError } from "../errors.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Command } from "./command.ts";
 import { progressLine, summaryLine } from "./progress.ts";
 import { withRuntime, type Io, type Runtime } from "./runtime.ts";
 
-const USAGE = "bulkrun import <file|url> --account <id|name> [--on-conflict update|skip] [--chunk-size N] [--wait]";
+const USAGE =
+  "bulkrun import <file|url> --account <id|name> [--on-conflict update|skip] [--chunk-size N] [--dry-run] [--priority P] [--webhook-url URL] [--wait]";
 
 export const importCommand: Command = {
   name: "import",
   summary: "import users from a CSV file or http(s) URL (name, email, phone)",
-  usage: "bulkrun import <file|url> --account A [--on-conflict update|skip] [--chunk-size N] [--wait]",
+  usage: "bulkrun import <file|url> --account A [--on-conflict update|skip] [--chunk-size N] [--webhook-url URL] [--wait]",
   async run(argv, io) {
     const { values, positionals } = parseFlags(
       argv,
@@ -25,7 +27,10 @@ export const importCommand: Command = {
         account: { type: "string" },
         "on-conflict": { type: "string" },
         "chunk-size": { type: "string" },
+        "dry-run": { type: "boolean" },
+        priority: { type: "string" },
         wait: { type: "boolean" },
+        "webhook-url": { type: "string" },
       },
       USAGE,
     );
@@ -34,6 +39,7 @@ export const importCommand: Command = {
     if (!values.account) throw new BulkrunError("BULKRUN_ERR_USAGE", `--account is required (usage: ${USAGE})`);
     const onConflict = choiceFlag("on-conflict", values["on-conflict"], ["update", "skip"] as const);
     const chunkSize = intFlag("chunk-size", values["chunk-size"], 1, 100_000);
+    const webhookUrl = values["webhook-url"] === undefined ? undefined : checkWebhookUrl(values["webhook-url"]);
     const isUrl = /^https?:\/\//i.test(input);
     if (!isUrl) await checkFile(input);
     return withRuntime(io, async (runtime) => {
@@ -43,7 +49,14 @@ export const importCommand: Command = {
         type: "users.import",
         options: onConflict ? { on_conflict: onConflict } : {},
         chunkSize,
+        dryRun: values["dry-run"],
+        priority: intFlag("priority", values.priority, -100, 100),
+        webhookUrl,
       };
+      if (webhookUrl) {
+        const { generatedSecret } = await ensureWebhookSecret(runtime.db.knex, account.id);
+        if (generatedSecret) io.out(`webhook secret of account ${account.name} (new; shown only this once; deliveries are signed with it): ${generatedSecret}`);
+      }
       const action = isUrl
         ? await submitAction(runtime, request, { kind: "url", url: input })
         : await submitFile(runtime, request, createReadStream(input), basename(input));

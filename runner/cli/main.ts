@@ -2,6 +2,7 @@ import { closest } from "../engine/did-you-mean.ts";
 import { BulkrunError, isBulkrunError } from "../errors.ts";
 import { accounts } from "./accounts.ts";
 import type { Command } from "./command.ts";
+import { apply, cancel, pause, resume, retry } from "./control.ts";
 import { demo } from "./demo.ts";
 import { importCommand } from "./import.ts";
 import { logs } from "./logs.ts";
@@ -11,7 +12,22 @@ import { seed } from "./seed.ts";
 import { start, worker } from "./start.ts";
 import { status } from "./status.ts";
 
-export const COMMANDS: Command[] = [start, worker, migrateCommand, accounts, importCommand, status, logs, seed, demo];
+export const COMMANDS: Command[] = [
+  start,
+  worker,
+  migrateCommand,
+  accounts,
+  importCommand,
+  status,
+  logs,
+  pause,
+  resume,
+  cancel,
+  retry,
+  apply,
+  seed,
+  demo,
+];
 
 function help(io: Io): void {
   io.out("usage: bulkrun <command> [options]   (add --verbose to any command for stack traces)\n");

@@ -39,5 +39,7 @@ export function summaryLine(action: ActionRow): string {
   const counters = `${count(action.created)} created, ${count(action.updated)} updated, ${count(action.deleted)} deleted, ` +
     `${count(action.skipped)} skipped, ${count(action.failed)} failed`;
   const error = action.error ? ` — ${action.error}` : "";
-  return `action ${action.id} ${action.status} in ${seconds(took)}: ${counters} (${count(action.total ?? 0)} rows, ${count(rowsPerSecond(action))} rows/s)${error}`;
+  const dryRun = action.dry_run ? ` — a dry run: nothing was applied; apply this plan with \`bulkrun run ${action.id}\`` : "";
+  const name = action.dry_run ? "dry run" : "action";
+  return `${name} ${action.id} ${action.status} in ${seconds(took)}: ${counters} (${count(action.total ?? 0)} rows, ${count(rowsPerSecond(action))} rows/s)${error}${dryRun}`;
 }

@@ -36,7 +36,8 @@ export async function transitionAction(
 /** Postgres errors raised by the status functions, as bulkrun errors. */
 export function translateTransitionError(cause: unknown): unknown {
   const code = (cause as { code?: string }).code;
-  const message = (cause as Error).message;
+  // knex puts the failed SQL in front of Postgres's message: "select ... - bulk action 4 is ...".
+  const message = (cause as Error).message.replace(/^[\s\S]* - /, "");
   if (code === "BR404") return new BulkrunError("BULKRUN_ERR_UNKNOWN_ACTION", message, { cause });
   if (code === "BR409") return new BulkrunError("BULKRUN_ERR_INVALID_TRANSITION", message, { cause });
   return cause;

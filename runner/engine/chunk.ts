@@ -6,14 +6,22 @@ import { finishIfDone } from "./finalize.ts";
 import { emptyCounts, writeLedger, type LedgerEntry } from "./ledger.ts";
 import { validateOptions } from "./options.ts";
 import { pluginFor } from "./prepare.ts";
+import { takeTokens } from "./rate-limit.ts";
 import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
+
+/** What became of a chunk job: applied (or nothing left to do), or to run again later. */
+export type ChunkRun = { retryInSeconds: number } | undefined;
 
 /**
  * The chunk job. The plugin's writes, every row's ledger entry, the chunk's status and the
  * action's counters commit in one transaction; a chunk that already committed is a no-op, so
  * running its job again (a retry, a crash after commit, a hand-made duplicate) changes nothing.
+ * A chunk of a paused or cancelled action does nothing; one whose account is over its rate limit
+ * asks to run again when the tokens are there.
  */
-export async function runChunk(ctx: EngineContext, chunkId: number, worker: string, attempt: number): Promise<void> {
+export async function runChunk(ctx: EngineContext, chunkId: number, worker: string, attempt: number): Promise<ChunkRun> {
+  const waiting = await tokensWait(ctx, chunkId);
+  if (waiting > 0) return { retryInSeconds: waiting };
   const started = performance.now();
   let pluginMs = 0;
   const committed = await ctx.db.knex.transaction(async (trx) => {
@@ -27,13 +35,14 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
     counts.processed = counts.skipped = staged.duplicates;
     if (staged.rows > 0) {
       const pluginStarted = performance.now();
-      const outcomes = await plugin.processChunk({
+      const context = {
         db: trx,
         accountId: action.account_id,
         actionId: action.id,
         options: validateOptions(plugin.name, plugin.options, action.options),
         staged: STAGED_TABLE,
-      });
+      };
+      const outcomes = action.dry_run ? await evaluate(trx, () => plugin.processChunk(context)) : await plugin.processChunk(context);
       pluginMs = performance.now() - pluginStarted;
       await writeLedger(trx, chunk, ledgerEntries(plugin, staged.rows, outcomes), counts);
     }
@@ -53,6 +62,29 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
     pluginMs,
   });
   if (committed.status) ctx.events.emit("action:finished", { actionId: committed.actionId, status: committed.status });
+  return undefined;
+}
+
+/** Seconds until the chunk's account has the tokens for it; 0 for a chunk with nothing to do. */
+async function tokensWait(ctx: EngineContext, chunkId: number): Promise<number> {
+  const { rows } = await ctx.db.knex.raw<{ rows: { account_id: number; rows: number }[] }>(
+    `select a.account_id, c.rows from bulkrun.bulk_action_chunks c join bulkrun.bulk_actions a on a.id = c.action_id
+      where c.id = ? and c.status = 'pending' and a.status = 'running' and not a.dry_run`,
+    [chunkId],
+  );
+  return rows[0] ? takeTokens(ctx.db.knex, rows[0].account_id, rows[0].rows, ctx.config.rateLimitWindowMs) : 0;
+}
+
+/**
+ * A dry run: the plugin's statements run for real inside a savepoint that is then rolled back,
+ * so the outcomes are exactly what applying would report and nothing is written. Ids of rows that
+ * were never kept mean nothing, so they are dropped.
+ */
+async function evaluate(trx: Knex.Transaction, apply: () => Promise<RowOutcome<string>[]>): Promise<RowOutcome<string>[]> {
+  await trx.raw("savepoint bulkrun_dry_run");
+  const outcomes = await apply();
+  await trx.raw("rollback to savepoint bulkrun_dry_run");
+  return outcomes.map(({ entityId: _, ...outcome }) => outcome);
 }
 
 /**

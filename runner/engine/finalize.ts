@@ -3,8 +3,9 @@ import type { ActionStatus } from "./actions.ts";
 import type { Counts } from "./ledger.ts";
 
 /**
- * Adds a chunk's counts to its action and, when that was the last row, ends the action: failed
- * if any chunk failed, completed otherwise. Runs last in the chunk's transaction, so the action
+ * Adds a chunk's counts to its action and, when that was the last row of a running action, ends
+ * it: failed if any chunk failed, completed otherwise. (A chunk that was running when its action
+ * was paused or cancelled still commits; a cancelled action stays cancelled.) Runs last in the chunk's transaction, so the action
  * row is locked only briefly and concurrent chunks see each other's committed counters.
  */
 export async function finishIfDone(trx: Knex.Transaction, actionId: number, counts: Counts): Promise<ActionStatus | undefined> {
@@ -13,7 +14,7 @@ export async function finishIfDone(trx: Knex.Transaction, actionId: number, coun
         processed = processed + ?, created = created + ?, updated = updated + ?,
         deleted = deleted + ?, skipped = skipped + ?, failed = failed + ?
       where id = ?
-      returning processed >= total as done,
+      returning processed >= total and status = 'running' as done,
         exists (select 1 from bulkrun.bulk_action_chunks where action_id = ? and status = 'failed') as chunk_failed`,
     [counts.processed, counts.created, counts.updated, counts.deleted, counts.skipped, counts.failed, actionId, actionId],
   );

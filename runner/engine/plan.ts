@@ -30,7 +30,10 @@ export async function planChunks(client: pg.PoolClient, actionId: number, chunkS
   return chunks;
 }
 
-/** Records the chunks and enqueues one job per chunk, in the caller's transaction. */
+/**
+ * Records the chunks and enqueues one job per chunk, in the caller's transaction. Chunk n of every
+ * action gets about the same queue priority, so actions take turns (see chunk_priority).
+ */
 export async function enqueueChunks(
   client: pg.PoolClient,
   actionId: number,
@@ -42,10 +45,11 @@ export async function enqueueChunks(
     `with chunk as (
        insert into bulkrun.bulk_action_chunks (action_id, seq, bucket_from, bucket_to, rows)
        select $1, * from unnest($2::int[], $3::int[], $4::int[], $5::int[])
-       returning id)
-     select graphile_worker.add_job('bulkrun.chunk', json_build_object('chunkId', id),
-              job_key := 'bulkrun.chunk:' || id, max_attempts := $6)
-       from chunk`,
+       returning id, seq)
+     select graphile_worker.add_job('bulkrun.chunk', json_build_object('chunkId', chunk.id),
+              job_key := 'bulkrun.chunk:' || chunk.id, max_attempts := $6,
+              priority := bulkrun_private.chunk_priority(a.priority, chunk.seq))
+       from chunk, bulkrun.bulk_actions a where a.id = $1`,
     [
       actionId,
       chunks.map((c) => c.seq),

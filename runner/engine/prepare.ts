@@ -50,6 +50,7 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
   try {
     await client.query("begin");
     if (reader) await stage(client, action.id, plugin, options, reader);
+    if (source.kind === "copy") await copyItems(client, action.id, source.from, source.rows);
     // Fresh statistics after a large COPY keep the chunks' ledger updates on index scans.
     await client.query("analyze bulkrun.bulk_action_items");
     const chunkSize = action.chunk_size ?? ctx.config.chunkSize;
@@ -73,6 +74,24 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
   } finally {
     client.release();
   }
+}
+
+/**
+ * Stages the rows of an earlier action again: all of them (a dry run's plan; invalid rows stay
+ * failed with their reason) or the ones that failed when applied (a retry). Row numbers are the
+ * source's, so the ledgers line up.
+ */
+async function copyItems(client: pg.PoolClient, actionId: number, from: number, rows: "all" | "failed"): Promise<void> {
+  await client.query(
+    `insert into bulkrun.bulk_action_items (action_id, bucket, row_number, key, data, status, outcome, error)
+     select $1, bucket, row_number, key, data,
+            case when key is null then 'failed' else 'pending' end,
+            case when key is null then 'invalid' end,
+            case when key is null then error end
+       from bulkrun.bulk_action_items
+      where action_id = $2 and ($3 = 'all' or (status = 'failed' and outcome is distinct from 'invalid'))`,
+    [actionId, from, rows],
+  );
 }
 
 async function stage(client: pg.PoolClient, actionId: number, plugin: AnyAction, options: AnyOptions, reader: CsvReader): Promise<void> {

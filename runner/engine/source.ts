@@ -7,12 +7,16 @@ import { openCsv, type CsvReader } from "./csv.ts";
 export type ActionSource =
   | { kind: "staged"; file?: string }
   | { kind: "url"; url: string }
-  | { kind: "inline"; rows: Record<string, unknown>[] };
+  | { kind: "inline"; rows: Record<string, unknown>[] }
+  | { kind: "copy"; from: number; rows: "all" | "failed" };
 
 /** Checks the `source` column of an action, whoever wrote it (CLI, API or plain SQL). */
 export function parseSource(value: unknown): ActionSource {
   const source = (value ?? {}) as Record<string, unknown>;
   if (source.kind === "staged") return { kind: "staged" };
+  if (source.kind === "copy" && Number.isInteger(source.from) && (source.rows === "all" || source.rows === "failed")) {
+    return { kind: "copy", from: source.from as number, rows: source.rows };
+  }
   if (source.kind === "url" || (source.kind === undefined && typeof source.url === "string")) {
     if (typeof source.url !== "string" || !/^https?:\/\//i.test(source.url)) {
       throw new BulkrunError("BULKRUN_ERR_SOURCE", `source.url must be an http(s) URL (got ${JSON.stringify(source.url)})`);

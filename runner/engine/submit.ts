@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type pg from "pg";
 import type { ResolvedConfig } from "../config.ts";
 import type { Database } from "../db/database.ts";
 import { BulkrunError, isBulkrunError, type ErrorCode } from "../errors.ts";
@@ -7,6 +8,7 @@ import { openCsv } from "./csv.ts";
 import { ingestRows } from "./ingest.ts";
 import { validateOptions } from "./options.ts";
 import type { ActionSource } from "./source.ts";
+import { checkWebhookUrl } from "./webhook-settings.ts";
 
 /** A bulk action to start. */
 export interface ActionRequest {
@@ -15,6 +17,14 @@ export interface ActionRequest {
   options?: Record<string, unknown>;
   /** Rows per chunk; the configured default when absent. */
   chunkSize?: number;
+  /** Evaluate every row without applying anything. @default false */
+  dryRun?: boolean;
+  /** Higher runs sooner, from -100 to 100. @default 0 */
+  priority?: number;
+  /** Start at this time instead of now (the action waits as `scheduled`). */
+  runAt?: Date;
+  /** Where to POST the summary when the action ends; the account's webhook URL when absent. */
+  webhookUrl?: string;
 }
 
 interface Deps {
@@ -33,11 +43,37 @@ function checkRequest({ config }: Deps, request: ActionRequest) {
       `no plugin handles action type \`${request.type}\` (known: ${[...config.plugins.keys()].join(", ")})`,
     );
   }
+  if (request.webhookUrl !== undefined) checkWebhookUrl(request.webhookUrl);
   return { plugin, options: validateOptions(plugin.name, plugin.options, request.options ?? {}) };
 }
 
-const INSERT = `insert into bulkrun.bulk_actions (account_id, type, options, source, chunk_size, status, error_code, error, finished_at)
-  values ($1, $2, $3, $4, $5, coalesce($6, 'queued'), $7, $8, case when $6 = 'failed' then now() end) returning id`;
+/** A failure recorded at once, for a file that was not a usable CSV. */
+interface Failure {
+  code: ErrorCode;
+  message: string;
+}
+
+/** The action's row; the insert trigger enqueues it unless it is recorded as failed. */
+async function insertAction(client: pg.Pool | pg.PoolClient, request: ActionRequest, source: unknown, failure?: Failure): Promise<number> {
+  const columns: Record<string, unknown> = {
+    account_id: request.accountId,
+    type: request.type,
+    options: request.options ?? {},
+    source,
+    chunk_size: request.chunkSize ?? null,
+    dry_run: request.dryRun ?? false,
+    webhook_url: request.webhookUrl ?? null,
+    priority: request.priority ?? 0,
+    run_at: request.runAt ?? null,
+    ...(failure && { status: "failed", error_code: failure.code, error: failure.message, finished_at: new Date() }),
+  };
+  const names = Object.keys(columns);
+  const { rows } = await client.query<{ id: number }>(
+    `insert into bulkrun.bulk_actions (${names.join(", ")}) values (${names.map((_, i) => `$${i + 1}`).join(", ")}) returning id`,
+    Object.values(columns),
+  );
+  return rows[0]!.id;
+}
 
 /**
  * Starts an action whose rows the worker fetches (a URL) or that come with it (inline rows).
@@ -45,10 +81,8 @@ const INSERT = `insert into bulkrun.bulk_actions (account_id, type, options, sou
  */
 export async function submitAction(deps: Deps, request: ActionRequest, source: ActionSource): Promise<ActionRow> {
   checkRequest(deps, request);
-  const { rows } = await deps.db.pool.query<{ id: number }>(INSERT, [
-    request.accountId, request.type, request.options ?? {}, source, request.chunkSize ?? null, null, null, null,
-  ]);
-  return (await findAction(deps.db.knex, rows[0]!.id))!;
+  const id = await insertAction(deps.db.pool, request, source);
+  return (await findAction(deps.db.knex, id))!;
 }
 
 /**
@@ -62,10 +96,7 @@ export async function submitFile(deps: Deps, request: ActionRequest, input: Read
   const client = await deps.db.pool.connect();
   try {
     await client.query("begin");
-    const { rows } = await client.query<{ id: number }>(INSERT, [
-      request.accountId, request.type, request.options ?? {}, source, request.chunkSize ?? null, null, null, null,
-    ]);
-    const id = rows[0]!.id;
+    const id = await insertAction(client, request, source);
     const reader = await openCsv(input);
     const result = await ingestRows(client, id, plugin, options, reader.header, reader.batches);
     await client.query("update bulkrun.bulk_actions set warnings = $2 where id = $1", [id, result.warnings]);
@@ -74,9 +105,7 @@ export async function submitFile(deps: Deps, request: ActionRequest, input: Read
   } catch (error) {
     await client.query("rollback").catch(() => {});
     if (isBulkrunError(error) && FILE_ERRORS.includes(error.code)) {
-      await client.query(INSERT, [
-        request.accountId, request.type, request.options ?? {}, source, request.chunkSize ?? null, "failed", error.code, error.message,
-      ]);
+      await insertAction(client, request, source, { code: error.code, message: error.message });
     }
     throw error;
   } finally {

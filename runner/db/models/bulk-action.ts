@@ -20,6 +20,10 @@ export class BulkAction extends Model {
   skipped!: number;
   failed!: number;
   warnings!: string[];
+  /** Evaluate without applying. */
+  dry_run!: boolean;
+  /** Higher runs sooner (-100 to 100). */
+  priority!: number;
   error_code!: string | null;
   error!: string | null;
   parent_id!: number | null;

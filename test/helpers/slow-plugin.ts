@@ -1,0 +1,40 @@
+import { defineAction } from "../../runner/plugin.ts";
+import usersImport from "../../plugins/users-import/index.ts";
+
+/** users.import that sleeps `delay_ms` per chunk, so a test can act while an action runs. */
+export const slowImport = defineAction({
+  name: "test.slow_import",
+  description: "users.import, slowly",
+  options: { delay_ms: { type: "integer", default: 100, description: "sleep per chunk" } },
+  outcomes: usersImport.outcomes,
+  csv: { ...usersImport.csv, parse: (record) => usersImport.csv.parse(record, { on_conflict: "update" }) },
+  async processChunk(context) {
+    await context.db.raw("select pg_sleep(?)", [context.options.delay_ms / 1000]);
+    return usersImport.processChunk({ ...context, options: { on_conflict: "update" } });
+  },
+});
+
+/** Creates users, but fails rows whose email starts with `blocked` until a `test_unblocked` table exists. */
+export const blockingImport = defineAction({
+  name: "test.blocking_import",
+  description: "creates users unless blocked",
+  options: {},
+  outcomes: { created: "created", blocked: "failed" },
+  csv: { ...usersImport.csv, parse: (record) => usersImport.csv.parse(record, { on_conflict: "update" }) },
+  async processChunk({ db, staged, accountId }) {
+    const { rows } = await db.raw<{ rows: { row_number: number; id: number | null }[] }>(
+      `with written as (
+         insert into bulkrun.users (account_id, email)
+         select ?, data->>'email' from ${staged}
+          where to_regclass('public.test_unblocked') is not null or data->>'email' not like 'blocked%'
+         returning id, lower(email) as key)
+       select s.row_number, w.id from ${staged} s left join written w on w.key = lower(s.data->>'email')`,
+      [accountId],
+    );
+    return rows.map((r) =>
+      r.id === null
+        ? { row: r.row_number, outcome: "blocked" as const, error: "blocked until the cause is fixed" }
+        : { row: r.row_number, outcome: "created" as const, entityId: r.id },
+    );
+  },
+});
