@@ -80,6 +80,25 @@ export interface BulkrunConfig {
      */
     attempts?: number;
   };
+  /** Fetching URL sources (`{"url": ...}`). */
+  sources?: {
+    /**
+     * How long a URL may stay silent, in ms: before it answers, or between two parts of its body.
+     * @default 30000
+     */
+    urlTimeoutMs?: number;
+    /**
+     * Attempts at fetching a URL that does not answer, breaks off or answers 5xx, before the
+     * action fails with BULKRUN_ERR_URL_UNAVAILABLE.
+     * @default 5
+     */
+    urlAttempts?: number;
+    /**
+     * Wait before the second attempt, in ms; it doubles for each attempt after that.
+     * @default 2000
+     */
+    urlRetryDelayMs?: number;
+  };
 }
 
 /** The validated, frozen configuration every part of bulkrun receives. */
@@ -97,6 +116,7 @@ export interface ResolvedConfig {
   readonly chunkSize: number;
   readonly rateLimitWindowMs: number;
   readonly webhooks: { readonly timeoutMs: number; readonly backoffMs: number; readonly attempts: number };
+  readonly sources: { readonly urlTimeoutMs: number; readonly urlAttempts: number; readonly urlRetryDelayMs: number };
 }
 
 /** Types runner.config.ts. */
@@ -168,6 +188,11 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
       timeoutMs: integer("webhooks.timeoutMs", config.webhooks?.timeoutMs, 10_000, 10, 300_000),
       backoffMs: integer("webhooks.backoffMs", config.webhooks?.backoffMs, 1000, 10, 3_600_000),
       attempts: integer("webhooks.attempts", config.webhooks?.attempts, 8, 1, 25),
+    }),
+    sources: Object.freeze({
+      urlTimeoutMs: integer("sources.urlTimeoutMs", config.sources?.urlTimeoutMs, 30_000, 10, 3_600_000),
+      urlAttempts: integer("sources.urlAttempts", config.sources?.urlAttempts, 5, 1, 25),
+      urlRetryDelayMs: integer("sources.urlRetryDelayMs", config.sources?.urlRetryDelayMs, 2000, 0, 3_600_000),
     }),
   });
 }

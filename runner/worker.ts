@@ -1,17 +1,23 @@
 import { EventEmitter } from "node:events";
-import { Logger, run, type Runner, type TaskList, type WorkerEvents } from "graphile-worker";
+import { Logger, run, type Runner, type TaskList, type WorkerEvents, type WorkerPool } from "graphile-worker";
 import { runChunk } from "./engine/chunk.ts";
 import type { EngineContext } from "./engine/context.ts";
 import { failChunk } from "./engine/fail-chunk.ts";
 import { prepareAction } from "./engine/prepare.ts";
+import { endOwnTransactions } from "./engine/recovery.ts";
 import { deliverWebhook, type WebhookPayload } from "./engine/webhook.ts";
 
 /** A running Graphile Worker pool executing bulkrun's jobs. */
 export interface WorkerHandle {
   /** Graphile Worker's pool id: the `locked_by` of the jobs this process holds. */
   poolId: string;
-  /** Finishes running jobs (up to the configured grace period), then releases the rest. */
+  /**
+   * Finishes running jobs within `worker.shutdownGraceMs`; jobs still running then are failed (so
+   * they run again, here or on another runner) and their transactions rolled back.
+   */
   stop(): Promise<void>;
+  /** Settles, with the reason, if the pool stops without stop() being called. */
+  died: Promise<Error>;
 }
 
 /** Task payloads, as enqueued by the SQL trigger (prepare) and the planner (chunk). */
@@ -64,8 +70,10 @@ function workerLogger(log: (line: string) => void): Logger {
 export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;
   let poolId = "";
+  let pool: WorkerPool | undefined;
   events.on("pool:create", ({ workerPool }) => {
     poolId = workerPool.id;
+    pool = workerPool;
   });
   const runner: Runner = await run({
     pgPool: ctx.db.pool,
@@ -78,10 +86,46 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
     gracefulShutdownAbortTimeout: ctx.config.worker.shutdownGraceMs,
     preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   });
+  let stopping = false;
+  let ended = false;
+  const died = new Promise<Error>((resolve) => {
+    const end = (reason: Error) => {
+      ended = true;
+      if (!stopping) resolve(reason);
+    };
+    pool!.promise.then(
+      () => end(new Error("Graphile Worker's pool stopped by itself")),
+      (error: unknown) => end(error instanceof Error ? error : new Error(String(error))),
+    );
+  });
   return {
     poolId,
+    died,
     async stop() {
-      await runner.stop();
+      if (ended) return;
+      stopping = true;
+      const grace = ctx.config.worker.shutdownGraceMs;
+      const graceful = runner.stop();
+      if (await settlesWithin(graceful, grace)) return graceful;
+      ctx.log(`jobs still running after the ${grace} ms grace period: rolling them back to run again`);
+      // Failing the jobs first releases them even if their transactions cannot be found; each
+      // such run counts as an attempt, like any failure.
+      await pool!.forcefulShutdown(`the runner stopped; the job was still running after the ${grace} ms grace period`);
+      await endOwnTransactions(ctx.db);
+      await graceful;
     },
   };
+}
+
+/** Whether `promise` settles within `ms` milliseconds. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

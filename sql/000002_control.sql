@@ -9,51 +9,54 @@ comment on column bulkrun.bulk_actions.dry_run is
 comment on column bulkrun.bulk_actions.priority is
   'Higher runs sooner; among equal priorities, actions take turns chunk by chunk.';
 
--- The token bucket of an account: `tokens` rows may be applied now; it refills at
--- rate_limit_per_minute rows per window (a minute, shorter in tests) up to one window's worth.
+-- The token bucket of an account: tokens accrue at rate_limit_per_minute per window (a minute;
+-- shorter in tests) and are spent by chunks, in rows. The bucket holds no more than the chunk
+-- asking needs, so over any window an account applies at most its limit plus one chunk.
 create table bulkrun_private.rate_buckets (
   account_id bigint primary key references bulkrun.accounts on delete cascade,
   tokens double precision not null,
   refilled_at timestamptz not null default clock_timestamp()
 );
 
--- Takes `wanted` tokens if the bucket holds them (or is full, so a chunk larger than a minute's
--- worth can still run, leaving a debt). Returns 0 when taken, else the seconds until they are there.
+-- Takes `wanted` tokens if the bucket holds them (a chunk larger than a whole window's worth
+-- takes a full window and leaves a debt). Returns 0 when taken, else the seconds until they are there.
 create function bulkrun_private.take_tokens(p_account_id bigint, wanted integer, window_seconds double precision default 60)
 returns double precision language plpgsql as $$
 declare
-  per_minute integer;
+  per_window integer;
   per_second double precision;
+  needed double precision;
   bucket bulkrun_private.rate_buckets;
   available double precision;
 begin
-  select rate_limit_per_minute into per_minute from bulkrun.accounts where id = p_account_id;
-  if per_minute is null then
+  select rate_limit_per_minute into per_window from bulkrun.accounts where id = p_account_id;
+  if per_window is null then
     return 0;
   end if;
-  per_second := per_minute / window_seconds;
-  insert into bulkrun_private.rate_buckets (account_id, tokens) values (p_account_id, per_minute)
+  per_second := per_window / window_seconds;
+  needed := least(wanted, per_window);
+  insert into bulkrun_private.rate_buckets (account_id, tokens) values (p_account_id, needed)
     on conflict (account_id) do nothing;
   select * into bucket from bulkrun_private.rate_buckets where account_id = p_account_id for update;
-  available := least(per_minute::double precision,
-    bucket.tokens + extract(epoch from clock_timestamp() - bucket.refilled_at) * per_second);
-  if available >= least(wanted, per_minute) then
+  available := least(needed, bucket.tokens + extract(epoch from clock_timestamp() - bucket.refilled_at) * per_second);
+  if available >= needed then
     update bulkrun_private.rate_buckets set tokens = available - wanted, refilled_at = clock_timestamp()
       where account_id = p_account_id;
     return 0;
   end if;
-  return (least(wanted, per_minute) - available) / per_second;
+  return (needed - available) / per_second;
 end $$;
 
--- What an account may apply now, and when its bucket is full again.
-create function bulkrun.account_quota(p_account_id bigint)
+-- What a rate-limited account may apply now (tokens accrued since its last chunk, up to a
+-- window's worth), and when a whole window's worth is available again.
+create function bulkrun.account_quota(p_account_id bigint, window_seconds double precision default 60)
 returns table (rows_available integer, full_at timestamptz) language sql stable as $$
   select floor(greatest(0, q.available))::integer,
-         clock_timestamp() + make_interval(secs => greatest(0, a.rate_limit_per_minute - q.available) / (a.rate_limit_per_minute / 60.0))
+         clock_timestamp() + make_interval(secs => greatest(0, a.rate_limit_per_minute - q.available) / (a.rate_limit_per_minute / window_seconds))
     from bulkrun.accounts a
     left join bulkrun_private.rate_buckets b on b.account_id = a.id
     cross join lateral (select least(a.rate_limit_per_minute::double precision,
-      coalesce(b.tokens + extract(epoch from clock_timestamp() - b.refilled_at) * a.rate_limit_per_minute / 60.0,
+      coalesce(b.tokens + extract(epoch from clock_timestamp() - b.refilled_at) * a.rate_limit_per_minute / window_seconds,
                a.rate_limit_per_minute)) as available) q
    where a.id = p_account_id and a.rate_limit_per_minute is not null
 $$;

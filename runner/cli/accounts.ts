@@ -1,5 +1,6 @@
 import { createAccount, listAccounts, resolveAccount } from "../engine/accounts.ts";
 import { checkWebhookSecret, checkWebhookUrl, clearAccountWebhook, setAccountWebhook, type WebhookSettingResult } from "../engine/webhook-settings.ts";
+import { accountQuotas } from "../engine/rate-limit.ts";
 import { BulkrunError } from "../errors.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -54,11 +55,15 @@ export const accounts: Command = {
       });
     }
     if ((verb === "ls" || verb === "list") && positionals.length === 1) {
-      return withRuntime(io, async ({ db }) => {
+      return withRuntime(io, async ({ db, config }) => {
         const rows = await listAccounts(db.knex);
-        io.out(["id", "name", "rate limit (rows/min)", "created"].join("\t"));
+        const quotas = await accountQuotas(db.knex, config.rateLimitWindowMs);
+        io.out(["id", "name", "rate limit (rows/min)", "rows available now", "full quota at", "created"].join("\t"));
         for (const a of rows) {
-          io.out([a.id, a.name, a.rate_limit_per_minute ?? "unlimited", a.created_at.toISOString()].join("\t"));
+          const quota = quotas.get(a.id);
+          io.out(
+            [a.id, a.name, a.rate_limit_per_minute ?? "unlimited", quota?.rows_available ?? "-", quota?.full_at.toISOString() ?? "-", a.created_at.toISOString()].join("\t"),
+          );
         }
         return 0;
       });

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import knexFactory, { type Knex } from "knex";
 import pg from "pg";
 import type { ResolvedConfig } from "../config.ts";
@@ -6,6 +7,13 @@ import { startEmbedded } from "./embedded.ts";
 
 // bigint counters and ids fit in a JS number for any table bulkrun will see.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/**
+ * How this process's connections are named in pg_stat_activity: a runner stopping forcefully ends
+ * exactly its own open transactions, and an operator sees which process holds what.
+ * (Postgres keeps 63 bytes of it; the pid comes first so that it survives.)
+ */
+export const APPLICATION_NAME = `bulkrun ${process.pid} ${hostname()}`.slice(0, 63);
 
 /** Connections to the one Postgres that bulkrun keeps all its state in. */
 export interface Database {
@@ -29,7 +37,7 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
   const embedded = config.database.url ? undefined : await startEmbedded(config.database.dataDir, log);
   const url = config.database.url ?? embedded!.url;
   const size = options.poolSize ?? 10;
-  const pool = guardPool(new pg.Pool({ connectionString: url, max: size }), log);
+  const pool = guardPool(new pg.Pool({ connectionString: url, max: size, application_name: APPLICATION_NAME }), log);
   try {
     const client = await pool.connect();
     client.release();
@@ -38,7 +46,7 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
     await embedded?.stop();
     throw new BulkrunError("BULKRUN_ERR_DB_UNREACHABLE", `cannot connect to ${redact(url)}: ${(cause as Error).message}`, { cause });
   }
-  const knex = knexFactory({ client: "pg", connection: url, pool: { min: 0, max: size } });
+  const knex = knexFactory({ client: "pg", connection: { connectionString: url, application_name: APPLICATION_NAME }, pool: { min: 0, max: size } });
   return {
     url,
     knex,

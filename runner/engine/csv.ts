@@ -36,6 +36,7 @@ interface Head {
 /** The part of papaparse's core `Parser#parse` result we use; it is typed `any` upstream. */
 interface ParsedText {
   data: string[][];
+  errors: { type: string; code: string; row: number }[];
   meta: { cursor: number };
 }
 
@@ -49,10 +50,11 @@ const LEADING_BLANK = /^[\uFEFF\s]+/;
  * Opens a CSV stream: reads up to the header row and returns it with an iterable of data
  * row batches. Decodes UTF-8, strips a byte-order mark, accepts LF, CRLF and CR line ends,
  * RFC 4180 quoting, and `;` as delimiter when the header has semicolons and no commas.
- * Completely empty lines are skipped.
+ * Blank lines (empty or only spaces) are skipped. Bytes that are not UTF-8 become U+FFFD.
  *
  * @throws BulkrunError `BULKRUN_ERR_CSV_EMPTY` when there is no header row,
- *   `BULKRUN_ERR_NOT_CSV` when the input is binary or a record never ends.
+ *   `BULKRUN_ERR_NOT_CSV` when the input is mostly not text, a quote is malformed or never
+ *   closed, or a record runs on past 1 MiB (thrown by `batches` when it is past the header).
  */
 export async function openCsv(
   input: NodeJS.ReadableStream | Readable,
@@ -108,8 +110,18 @@ async function* decodeUtf8(input: NodeJS.ReadableStream | Readable): AsyncGenera
   }
 }
 
+/**
+ * Rejects input that is mostly not text. A stray NUL byte or a few bytes of another encoding
+ * only fail the rows they are in (see ingest), wherever in the file they are.
+ */
 function sniff(text: string): void {
   const sample = text.slice(0, SNIFF_CHARS);
+  let unreadable = 0;
+  for (let i = 0; i < sample.length; i++) {
+    const c = sample.charCodeAt(i);
+    if (c === 0xfffd || c === 0x7f || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) unreadable++;
+  }
+  if (unreadable <= sample.length * MAX_UNREADABLE_SHARE) return;
   if (sample.includes("\0")) {
     throw new BulkrunError(
       "BULKRUN_ERR_NOT_CSV",
@@ -117,19 +129,12 @@ function sniff(text: string): void {
         'Export it as "CSV UTF-8 (comma delimited)"; Excel workbooks (.xlsx), UTF-16 text and compressed files are not accepted',
     );
   }
-  let unreadable = 0;
-  for (let i = 0; i < sample.length; i++) {
-    const c = sample.charCodeAt(i);
-    if (c === 0xfffd || c === 0x7f || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) unreadable++;
-  }
-  if (unreadable > sample.length * MAX_UNREADABLE_SHARE) {
-    const percent = Math.round((unreadable / sample.length) * 100);
-    throw new BulkrunError(
-      "BULKRUN_ERR_NOT_CSV",
-      `the file is not a CSV: ${percent}% of its first 4 KB is not readable UTF-8 text. ` +
-        'Save it as "CSV UTF-8 (comma delimited)" and try again',
-    );
-  }
+  const percent = Math.round((unreadable / sample.length) * 100);
+  throw new BulkrunError(
+    "BULKRUN_ERR_NOT_CSV",
+    `the file is not a CSV: ${percent}% of its first 4 KB is not readable UTF-8 text. ` +
+      'Save it as "CSV UTF-8 (comma delimited)" and try again',
+  );
 }
 
 /** Yields the file's records, one array per decoded chunk, with empty lines left out. */
@@ -145,7 +150,13 @@ async function* parseRecords(source: AsyncGenerator<string>): AsyncGenerator<str
     for (;;) {
       // Until the input ends, the last (possibly partial) record stays unparsed in `text`.
       const parsed = parser.parse(text, 0, !done) as ParsedText;
+      checkQuotes(parsed, done, rowsSeen);
       const rows = tidy(parsed.data, !head.crOnly);
+      // Only input that arrives as one big piece can hold a whole record past the limit.
+      if (parsed.meta.cursor > MAX_RECORD_CHARS) {
+        const long = rows.findIndex((row) => row.reduce((chars, cell) => chars + cell.length, 0) > MAX_RECORD_CHARS);
+        if (long >= 0) throw runawayRecord(rowsSeen + long);
+      }
       rowsSeen += rows.length;
       if (rows.length > 0) yield rows;
       if (done) return;
@@ -186,29 +197,56 @@ async function readHead(source: AsyncGenerator<string>): Promise<Head> {
 }
 
 function delimiterOf(headerLine: string): "," | ";" {
-  return headerLine.includes(";") && !headerLine.includes(",") ? ";" : ",";
+  // A quoted column name such as "Last, first" says nothing about the delimiter.
+  const unquoted = headerLine.replace(/"[^"]*"/g, "");
+  return unquoted.includes(";") && !unquoted.includes(",") ? ";" : ",";
 }
 
-/** Drops the CR left by CRLF line ends (when splitting on LF) and then empty lines, in place. */
+/** Drops the CR left by CRLF line ends (when splitting on LF) and then blank lines, in place. */
 function tidy(rows: string[][], stripCr: boolean): string[][] {
   let kept = 0;
   for (const row of rows) {
     const last = row.length - 1;
     const cell = row[last] ?? "";
     if (stripCr && cell.endsWith("\r")) row[last] = cell.slice(0, -1);
-    if (last === 0 && row[0] === "") continue;
+    if (isBlank(row)) continue;
     rows[kept++] = row;
   }
   rows.length = kept;
   return rows;
 }
 
+/** An empty line, or one of only spaces: no data, so not a row (a line of delimiters is one). */
+function isBlank(row: string[]): boolean {
+  return row.length === 1 && row[0]!.trim() === "";
+}
+
+/**
+ * Fails the file on a quoting error: papaparse recovers by running the field on to some later
+ * quote, which would silently merge the rows in between into one. An error in the record held
+ * back for more input is provisional (its closing quote may come in the next chunk).
+ */
+function checkQuotes(parsed: ParsedText, done: boolean, rowsSeen: number): void {
+  const error = parsed.errors.find((e) => e.type === "Quotes" && (done || e.row < parsed.data.length));
+  if (!error) return;
+  const record = rowsSeen + parsed.data.slice(0, error.row).filter((row) => !isBlank(row)).length;
+  const where = record === 0 ? "the header row" : `data row ${record}`;
+  throw new BulkrunError(
+    "BULKRUN_ERR_NOT_CSV",
+    error.code === "MissingQuotes"
+      ? `the file is not a readable CSV: ${where} opens a double quote (") that is never closed, which would make ` +
+          'the rest of the file one field. Close the quote, or double it ("") where it is part of the text'
+      : `the file is not a readable CSV: ${where} has text after the closing double quote of a field. ` +
+          'Quote the whole field and double the quotes inside it, e.g. "Ada ""the dev"" Lovelace"',
+  );
+}
+
 function runawayRecord(dataRow: number): BulkrunError {
   const where = dataRow === 0 ? "the header row" : `data row ${dataRow}`;
   return new BulkrunError(
     "BULKRUN_ERR_NOT_CSV",
-    `the file is not a readable CSV: ${where} runs on for more than 1 MiB without ending. ` +
-      'Look for a double quote (") that is opened but never closed near that row',
+    `the file is not a readable CSV: ${where} is longer than 1 MiB. ` +
+      'Look for a double quote (") that is opened but never closed near that row; fields longer than 1 MiB are not accepted',
   );
 }
 

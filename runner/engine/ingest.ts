@@ -27,12 +27,13 @@ interface ColumnMap {
  * fails the whole action here, before any row is staged.
  */
 export function mapHeader(plugin: AnyAction, header: string[]): ColumnMap {
-  const normalised = header.map((h) => h.trim().toLowerCase());
+  // A zero-width space or a stray control character in a column name is never meant.
+  const normalised = header.map((h) => h.replace(INVISIBLE, "").trim().toLowerCase());
   const missing = plugin.csv.required.filter((c) => !normalised.includes(c));
   if (missing.length > 0) {
     throw new BulkrunError(
       "BULKRUN_ERR_CSV_HEADER",
-      `the CSV header has no ${missing.map((c) => `\`${c}\``).join(", ")} column (found: ${header.join(", ") || "nothing"}); ` +
+      `the CSV header has no ${missing.map((c) => `\`${c}\``).join(", ")} column (found: ${listColumns(header, header.map((_, i) => i))}); ` +
         `${plugin.name} needs ${plugin.csv.required.join(", ")} and reads ${plugin.csv.columns.join(", ")}`,
     );
   }
@@ -48,9 +49,28 @@ export function mapHeader(plugin: AnyAction, header: string[]): ColumnMap {
       warnings.push(`column \`${column}\` appears more than once in the header; the first one is used`);
     }
   }
-  const unknown = header.filter((_, i) => !plugin.csv.columns.includes(normalised[i]!));
-  if (unknown.length > 0) warnings.push(`ignored unknown columns: ${unknown.join(", ")}`);
+  const unknown = header.flatMap((_, i) => (plugin.csv.columns.includes(normalised[i]!) ? [] : [i]));
+  if (unknown.length > 0) warnings.push(`ignored unknown columns: ${listColumns(header, unknown)}`);
   return { names, positions, warnings };
+}
+
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
+const MAX_LISTED = 10;
+const MAX_NAME_SHOWN = 40;
+
+/**
+ * Column names as a message shows them: invisible characters spelled out (Postgres text cannot
+ * even hold a NUL), long names and long lists cut short.
+ */
+function listColumns(header: string[], indexes: number[]): string {
+  const shown = indexes.slice(0, MAX_LISTED).map((i) => {
+    const name = header[i]!;
+    if (name === "") return `(unnamed column ${i + 1})`;
+    const visible = name.replace(INVISIBLE, (c) => `\\u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`);
+    return visible.length > MAX_NAME_SHOWN ? `${visible.slice(0, MAX_NAME_SHOWN)}…` : visible;
+  });
+  const more = indexes.length - shown.length;
+  return shown.join(", ") + (more > 0 ? ` and ${more} more` : "");
 }
 
 /**
@@ -101,10 +121,15 @@ export async function ingestRows(
   return result;
 }
 
+/** What makes a row unreadable before the plugin sees it; only the columns it reads count. */
 function shapeProblem(cells: string[], width: number, record: Record<string, string>): string | undefined {
-  if (cells.length !== width) return `the row has ${cells.length} cells but the header has ${width}`;
-  for (const value of Object.values(record)) {
-    if (value.includes("\u0000")) return "the row contains a NUL byte";
+  if (cells.length !== width) return `the row has ${cells.length} ${cells.length === 1 ? "cell" : "cells"} but the header has ${width}`;
+  for (const [column, value] of Object.entries(record)) {
+    if (value.includes("\u0000")) return `column \`${column}\` contains a NUL byte`;
+    // The decoder turned bytes that are not UTF-8 into U+FFFD; storing that would lose the text.
+    if (value.includes("\uFFFD")) {
+      return `column \`${column}\` is not UTF-8 text: save the file as "CSV UTF-8" (Windows-1252 and Latin-1 are not accepted)`;
+    }
   }
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { BulkrunError, isBulkrunError } from "../errors.ts";
 import type { AnyAction, AnyOptions } from "../plugin.ts";
@@ -14,8 +15,8 @@ import { inlineReader, openUrl, parseSource } from "./source.ts";
  * counts it, cuts it into chunks and enqueues them, all in one transaction, so a crash leaves
  * nothing half-staged and the job can simply run again.
  *
- * A bad action (unknown type, bad options, a bad file) fails at once with its reason; other
- * errors are retried and fail the action only on the last attempt.
+ * A bad action (unknown type, bad options, a bad file, a URL that stays unavailable) fails at
+ * once with its reason; other errors are retried and fail the action only on the last attempt.
  */
 export async function prepareAction(ctx: EngineContext, actionId: number, lastAttempt: boolean): Promise<void> {
   const action = await findAction(ctx.db.knex, actionId);
@@ -24,13 +25,38 @@ export async function prepareAction(ctx: EngineContext, actionId: number, lastAt
     const plugin = pluginFor(ctx, action.type);
     const options = validateOptions(plugin.name, plugin.options, action.options);
     await transitionAction(ctx.db.knex, actionId, "preparing");
-    await stageAndPlan(ctx, action, plugin, options);
+    await retryingUrl(ctx, actionId, () => stageAndPlan(ctx, action, plugin, options));
   } catch (error) {
-    const final = isBulkrunError(error) ? error.code !== "BULKRUN_ERR_URL_UNAVAILABLE" || lastAttempt : lastAttempt;
+    const final = isBulkrunError(error) || lastAttempt;
     if (!final) throw error;
     const code = isBulkrunError(error) ? error.code : "BULKRUN_ERR_SOURCE";
     await transitionAction(ctx.db.knex, actionId, "failed", { code, message: (error as Error).message });
     ctx.events.emit("action:finished", { actionId, status: "failed" });
+  }
+}
+
+/**
+ * Runs `attempt` again while the source URL is unavailable: `sources.urlAttempts` tries in all,
+ * `sources.urlRetryDelayMs` apart, doubling. The retries happen inside this run of the prepare
+ * job, not as job retries: the SQL trigger enqueues the job with Graphile Worker's own backoff
+ * (e^n seconds, not configurable per job), and its attempts stay for crashes and database
+ * errors. Each attempt stages in one transaction, so a failed one leaves no ledger rows and no
+ * counts behind.
+ */
+async function retryingUrl(ctx: EngineContext, actionId: number, attempt: () => Promise<void>): Promise<void> {
+  const { urlAttempts, urlRetryDelayMs } = ctx.config.sources;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isBulkrunError(error, "BULKRUN_ERR_URL_UNAVAILABLE")) throw error;
+      if (n >= urlAttempts) {
+        throw new BulkrunError(error.code, `${error.message} (gave up after ${n} ${n === 1 ? "attempt" : "attempts"})`, { cause: error });
+      }
+      const delay = urlRetryDelayMs * 2 ** (n - 1);
+      ctx.log(`action ${actionId}: ${error.message}; attempt ${n + 1} of ${urlAttempts} in ${delay} ms`);
+      await sleep(delay);
+    }
   }
 }
 
@@ -45,7 +71,7 @@ export function pluginFor(ctx: EngineContext, type: string): AnyAction {
 
 async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAction, options: AnyOptions): Promise<void> {
   const source = parseSource(action.source);
-  const reader = source.kind === "url" ? await openUrl(source.url) : source.kind === "inline" ? inlineReader(source.rows, plugin.csv.columns) : undefined;
+  const reader = source.kind === "url" ? await openUrl(source.url, { timeoutMs: ctx.config.sources.urlTimeoutMs }) : source.kind === "inline" ? inlineReader(source.rows, plugin.csv.columns) : undefined;
   const client = await ctx.db.pool.connect();
   try {
     await client.query("begin");

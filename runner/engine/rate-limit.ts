@@ -14,3 +14,18 @@ export async function takeTokens(db: Knex, accountId: number, rows: number, wind
   );
   return result[0]!.wait;
 }
+
+/** A rate-limited account's quota: rows it may apply now, and when a full window's worth is back. */
+export interface Quota {
+  rows_available: number;
+  full_at: Date;
+}
+
+/** The quota of every rate-limited account, by account id. */
+export async function accountQuotas(db: Knex, windowMs: number): Promise<Map<number, Quota>> {
+  const { rows } = await db.raw<{ rows: (Quota & { id: number })[] }>(
+    "select a.id, q.* from bulkrun.accounts a cross join lateral bulkrun.account_quota(a.id, ?) q",
+    [windowMs / 1000],
+  );
+  return new Map(rows.map(({ id, ...quota }) => [id, quota]));
+}

@@ -43,10 +43,14 @@ export interface FetchOptions {
   timeoutMs?: number;
 }
 
+/** Client errors that say "not now" rather than "never": timeout, too many requests. */
+const RETRYABLE_4XX = [408, 429];
+
 /**
  * Streams a CSV from an http(s) URL: the body is parsed as it arrives and never held whole.
- * A 4xx answer is final (BULKRUN_ERR_URL_FETCH); network errors and 5xx answers may pass and
- * are worth retrying (BULKRUN_ERR_URL_UNAVAILABLE).
+ * A 4xx answer is final (BULKRUN_ERR_URL_FETCH); network errors, silence for `timeoutMs`, a
+ * body that breaks off, 5xx, 408 and 429 may pass and are worth retrying
+ * (BULKRUN_ERR_URL_UNAVAILABLE, thrown by the reader's `batches` once the body is streaming).
  */
 export async function openUrl(url: string, options: FetchOptions = {}): Promise<CsvReader> {
   const timeout = options.timeoutMs ?? 30_000;
@@ -58,10 +62,25 @@ export async function openUrl(url: string, options: FetchOptions = {}): Promise<
   }
   if (response.statusCode >= 400) {
     await response.body.dump().catch(() => {});
-    const code = response.statusCode >= 500 ? "BULKRUN_ERR_URL_UNAVAILABLE" : "BULKRUN_ERR_URL_FETCH";
-    throw new BulkrunError(code, `GET ${url} answered HTTP ${response.statusCode}`);
+    const retryable = response.statusCode >= 500 || RETRYABLE_4XX.includes(response.statusCode);
+    throw new BulkrunError(retryable ? "BULKRUN_ERR_URL_UNAVAILABLE" : "BULKRUN_ERR_URL_FETCH", `GET ${url} answered HTTP ${response.statusCode}`);
   }
-  return openCsv(response.body);
+  return openCsv(Readable.from(guardBody(response.body, url), { objectMode: false }));
+}
+
+/** The body's bytes; a connection that breaks off mid-body is the URL's fault, not the file's. */
+async function* guardBody(body: AsyncIterable<Buffer> & { destroy(): void }, url: string): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  try {
+    for await (const chunk of body) {
+      bytes += chunk.length;
+      yield chunk;
+    }
+  } catch (cause) {
+    throw new BulkrunError("BULKRUN_ERR_URL_UNAVAILABLE", `GET ${url} broke off after ${bytes} bytes: ${(cause as Error).message}`, { cause });
+  } finally {
+    body.destroy();
+  }
 }
 
 /**

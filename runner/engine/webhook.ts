@@ -20,7 +20,7 @@ export interface WebhookPayload {
 }
 
 /** The `X-Bulkrun-Signature` of a body: HMAC-SHA256 of its exact bytes, keyed with the account's secret. */
-export function signWebhook(secret: string, body: string): string {
+function signWebhook(secret: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 

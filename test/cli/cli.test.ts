@@ -182,8 +182,22 @@ describe("accounts", () => {
     const listed = await bulkrun("accounts", "ls");
     assert.equal(listed.code, 0, listed.stderr);
     const table = lines(listed.stdout);
-    assert.equal(table[0], "id\tname\trate limit (rows/min)\tcreated");
-    assert.ok(table.some((row) => /^\d+\tglobex\tunlimited\t\d{4}-\d\d-\d\dT/.test(row)), listed.stdout);
+    assert.equal(table[0], "id\tname\trate limit (rows/min)\trows available now\tfull quota at\tcreated");
+    assert.ok(table.some((row) => /^\d+\tglobex\tunlimited\t-\t-\t\d{4}-\d\d-\d\dT/.test(row)), listed.stdout);
+  });
+
+  test("ls shows a rate-limited account's remaining quota and when it is full again", async () => {
+    const created = await bulkrun("accounts", "create", "limited-co", "--rate-limit", "600");
+    assert.equal(created.code, 0, created.stderr);
+    const { rows } = await ctx.db.knex.raw("select id from bulkrun.accounts where name = 'limited-co'");
+    await ctx.db.knex.raw("select bulkrun_private.take_tokens(?, 600)", [rows[0].id]);
+    const listed = await bulkrun("accounts", "ls");
+    const row = lines(listed.stdout).find((line) => line.includes("\tlimited-co\t"))!;
+    const [, , limit, available, fullAt] = row.split("\t");
+    assert.equal(limit, "600");
+    assert.ok(Number(available) < 100, `available ${available}`);
+    const secondsToFull = (Date.parse(fullAt!) - Date.now()) / 1000;
+    assert.ok(secondsToFull > 40 && secondsToFull <= 60, `full in ${secondsToFull} s`);
   });
 
   test(

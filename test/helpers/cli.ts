@@ -17,6 +17,8 @@ export interface CliOptions {
   databaseUrl: string;
   /** @default 30000 */
   timeoutMs?: number;
+  /** More environment for the process. */
+  env?: Record<string, string>;
 }
 
 /** A `bulkrun` process still running. */
@@ -35,7 +37,7 @@ export function startCli(args: string[], options: CliOptions): RunningCli {
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const child = spawn(process.execPath, ["--import", "tsx", ENTRY, ...args], {
     cwd: ROOT,
-    env: { ...env, DATABASE_URL: options.databaseUrl },
+    env: { ...env, ...options.env, DATABASE_URL: options.databaseUrl },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
