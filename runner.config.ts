@@ -1,8 +1,11 @@
 import { defineConfig } from "./runner/config.ts";
+import usersAnonymize from "./plugins/users-anonymize/index.ts";
+import usersDelete from "./plugins/users-delete/index.ts";
 import usersImport from "./plugins/users-import/index.ts";
+import usersUpdate from "./plugins/users-update/index.ts";
 
 export default defineConfig({
-  plugins: [usersImport],
+  plugins: [usersImport, usersUpdate, usersDelete, usersAnonymize],
   worker: { concurrency: 2 },
   chunkSize: 5000,
 });

@@ -1,6 +1,8 @@
 import type { Knex } from "knex";
+import type { FilterFields } from "./engine/filter.ts";
 import type { InferOptions, OptionsSchema } from "./engine/options.ts";
 
+export type { FilterFields } from "./engine/filter.ts";
 export type { InferOptions, OptionsSchema } from "./engine/options.ts";
 
 /** What an outcome counts as on the action: one of its counters. */
@@ -44,14 +46,39 @@ export interface ChunkContext<Options> {
 /** A parsed source row: its key and data, or why it is invalid. */
 export type ParsedRow<Row> = { key: string; data: Row } | { error: string };
 
+/** A list fixed by the plugin, or one that depends on the action's options. */
+export type ByOptions<Options, T> = T | ((options: Options) => T);
+
+/** The value of a ByOptions for these options. */
+export function byOptions<Options, T>(value: ByOptions<Options, T>, options: Options): T {
+  return typeof value === "function" ? (value as (options: Options) => T)(options) : value;
+}
+
 /** How CSV rows become items. Columns are matched case-insensitively. */
 export interface CsvInput<Options, Row> {
   /** Columns the plugin reads, lower case. */
-  columns: readonly string[];
+  columns: ByOptions<Options, readonly string[]>;
   /** Columns that must be present in the header. */
-  required: readonly string[];
+  required: ByOptions<Options, readonly string[]>;
+  /**
+   * What a column the plugin does not read means: noise to ignore (reported once on the action),
+   * or a mistake that fails the action before anything is applied.
+   * @default "ignore"
+   */
+  unknownColumns?: "ignore" | "reject";
   /** Validates and normalises one row; keys are the lower-case column names present. */
   parse(record: Record<string, string>, options: Options): ParsedRow<Row>;
+}
+
+/**
+ * How a filter picks an action's rows: at prepare time the ids it matches are snapshotted into
+ * the ledger (rows created later are not touched), each staged with data `{"id": ...}`.
+ */
+export interface FilterInput {
+  /** The fields a filter may use, and their columns. */
+  fields: FilterFields;
+  /** The account's entities a filter chooses from: a query of `id`s. */
+  table(db: Knex, accountId: number): Knex.QueryBuilder;
 }
 
 /** An action type: the one thing a plugin author writes. */
@@ -65,9 +92,14 @@ export interface ActionDefinition<
   /** One line for `bulkrun --help` and the API. */
   description: string;
   options: Schema;
+  /** Checks that go beyond the schema (e.g. values of a `record` option); throw BULKRUN_ERR_OPTIONS. */
+  check?(options: InferOptions<Schema>): void;
   /** What each outcome the plugin reports counts as. */
   outcomes: Outcomes;
-  csv: CsvInput<InferOptions<Schema>, Row>;
+  /** Takes CSV rows (files, URLs, inline rows). */
+  csv?: CsvInput<InferOptions<Schema>, Row>;
+  /** Takes a filter over existing entities. */
+  filter?: FilterInput;
   /**
    * Applies a chunk with set-based SQL over `staged` (one statement, not one per row) and reports
    * every staged row exactly once. Throwing means the chunk crashed: it is retried whole.
@@ -76,7 +108,7 @@ export interface ActionDefinition<
 }
 
 /** Any action type, as the engine holds them: rows and options are opaque to it. */
-export type AnyAction = ActionDefinition<OptionsSchema, any, Record<string, OutcomeKind>>;
+export type AnyAction = ActionDefinition<any, any, Record<string, OutcomeKind>>;
 
 /** Validated options of any action type. */
 export type AnyOptions = InferOptions<OptionsSchema>;

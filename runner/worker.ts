@@ -56,10 +56,13 @@ function taskList(ctx: EngineContext, poolId: () => string): TaskList {
   };
 }
 
-/** Graphile Worker's own logs: warnings and errors go to ours, the chatter does not. */
-function workerLogger(log: (line: string) => void): Logger {
+/**
+ * Graphile Worker's own logs: warnings and errors go to ours, the chatter does not. Once a stop
+ * has forced running jobs off, its errors about those jobs are expected and left out.
+ */
+function workerLogger(log: (line: string) => void, forcing: () => boolean): Logger {
   return new Logger(() => (level, message) => {
-    if (level === "error" || level === "warning") log(`worker ${level}: ${message}`);
+    if ((level === "error" || level === "warning") && !forcing()) log(`worker ${level}: ${message}`);
   });
 }
 
@@ -75,13 +78,14 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
     poolId = workerPool.id;
     pool = workerPool;
   });
+  let forcing = false;
   const runner: Runner = await run({
     pgPool: ctx.db.pool,
     taskList: taskList(ctx, () => poolId),
     concurrency: ctx.config.worker.concurrency,
     pollInterval: ctx.config.worker.pollInterval,
     noHandleSignals: true,
-    logger: workerLogger(ctx.log),
+    logger: workerLogger(ctx.log, () => forcing),
     events,
     gracefulShutdownAbortTimeout: ctx.config.worker.shutdownGraceMs,
     preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
@@ -94,7 +98,7 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
       if (!stopping) resolve(reason);
     };
     pool!.promise.then(
-      () => end(new Error("Graphile Worker's pool stopped by itself")),
+      () => end(new Error("it ended without an error, as Graphile Worker does when a newer version migrated its schema")),
       (error: unknown) => end(error instanceof Error ? error : new Error(String(error))),
     );
   });
@@ -108,10 +112,12 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
       const graceful = runner.stop();
       if (await settlesWithin(graceful, grace)) return graceful;
       ctx.log(`jobs still running after the ${grace} ms grace period: rolling them back to run again`);
+      forcing = true;
       // Failing the jobs first releases them even if their transactions cannot be found; each
       // such run counts as an attempt, like any failure.
-      await pool!.forcefulShutdown(`the runner stopped; the job was still running after the ${grace} ms grace period`);
-      await endOwnTransactions(ctx.db);
+      const { forceFailedJobs } = await pool!.forcefulShutdown(`the runner stopped; the job was still running after the ${grace} ms grace period`);
+      const rolledBack = await endOwnTransactions(ctx.db);
+      ctx.log(`${forceFailedJobs.length} job(s) released to run again, ${rolledBack} open transaction(s) rolled back`);
       await graceful;
     },
   };

@@ -7,7 +7,7 @@ import usersImport from "../plugins/users-import/index.ts";
 describe("configuration", () => {
   test("the project's runner.config.ts loads with its plugins and defaults", async () => {
     const config = await loadConfig({});
-    assert.deepEqual([...config.plugins.keys()], ["users.import"]);
+    assert.deepEqual([...config.plugins.keys()], ["users.import", "users.update", "users.delete", "users.anonymize"]);
     assert.equal(config.chunkSize, 5000);
     assert.equal(config.database.url, undefined);
     assert.match(config.database.dataDir, /\.bulkrun\/pgdata$/);

@@ -2,7 +2,7 @@ import { controlAction, type Control } from "../engine/control.ts";
 import { BulkrunError } from "../errors.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Command } from "./command.ts";
-import { waitFor } from "./import.ts";
+import { waitFor } from "./wait.ts";
 import { withRuntime } from "./runtime.ts";
 
 function controlCommand(name: string, control: Control, summary: string, done: (id: number, result: number) => string): Command {

@@ -6,7 +6,7 @@ import { writeSeedCsv } from "../engine/seed.ts";
 import { submitFile } from "../engine/submit.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Command } from "./command.ts";
-import { waitFor } from "./import.ts";
+import { waitFor } from "./wait.ts";
 import { count } from "./progress.ts";
 import { withRuntime } from "./runtime.ts";
 import { serve } from "./serve.ts";

@@ -1,5 +1,5 @@
 import { findAction } from "../engine/actions.ts";
-import { csvCell, readLedger } from "../engine/ledger-export.ts";
+import { csvCell, ledgerColumns, readLedger } from "../engine/ledger-export.ts";
 import { BulkrunError } from "../errors.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -21,7 +21,7 @@ export const logs: Command = {
     return withRuntime(io, async (runtime) => {
       const action = await findAction(runtime.db.knex, id);
       if (!action) throw new BulkrunError("BULKRUN_ERR_UNKNOWN_ACTION", `there is no bulk action ${id}; list them with \`bulkrun status\``);
-      const columns = runtime.config.plugins.get(action.type)?.csv.columns ?? [];
+      const columns = ledgerColumns(runtime.config.plugins.get(action.type), action);
       if (format === "csv") io.out(["row", "status", "outcome", "error", "entity_id", ...columns].join(","));
       for await (const page of readLedger(runtime.db, { actionId: id, status })) {
         const lines = page.map((r) =>

@@ -4,10 +4,15 @@ import { accounts } from "./accounts.ts";
 import type { Command } from "./command.ts";
 import { apply, cancel, pause, resume, retry } from "./control.ts";
 import { demo } from "./demo.ts";
+import { anonymize } from "./anonymize.ts";
+import { deleteCommand } from "./delete.ts";
 import { importCommand } from "./import.ts";
+import { update } from "./update.ts";
 import { logs } from "./logs.ts";
 import { migrateCommand } from "./migrate.ts";
+import { reschedule } from "./reschedule.ts";
 import { processIo, type Io } from "./runtime.ts";
+import { schedule } from "./schedule.ts";
 import { seed } from "./seed.ts";
 import { start, worker } from "./start.ts";
 import { status } from "./status.ts";
@@ -18,6 +23,9 @@ export const COMMANDS: Command[] = [
   migrateCommand,
   accounts,
   importCommand,
+  update,
+  deleteCommand,
+  anonymize,
   status,
   logs,
   pause,
@@ -25,13 +33,15 @@ export const COMMANDS: Command[] = [
   cancel,
   retry,
   apply,
+  reschedule,
+  schedule,
   seed,
   demo,
 ];
 
 function help(io: Io): void {
   io.out("usage: bulkrun <command> [options]   (add --verbose to any command for stack traces)\n");
-  for (const command of COMMANDS) io.out(`  ${command.usage.padEnd(78)} ${command.summary}`);
+  for (const command of COMMANDS) io.out(`  ${command.usage}\n      ${command.summary}`);
 }
 
 /** Runs one command line; returns the exit code. Errors are one line on stderr. */

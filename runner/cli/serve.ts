@@ -5,6 +5,7 @@ import { recoverSelf, startSweeper } from "../engine/recovery.ts";
 import { BulkrunError } from "../errors.ts";
 import { startWorker } from "../worker.ts";
 import { redact } from "../db/database.ts";
+import { startScheduler } from "../scheduler.ts";
 import type { Io, Runtime } from "./runtime.ts";
 
 /** The roles running in this process, and how to stop them all. */
@@ -18,7 +19,8 @@ const roleStopped = new EventEmitter<{ stopped: [reason: string] }>();
 let stoppedBy: string | undefined;
 
 /**
- * Starts the worker, the heartbeat and the sweeper that recovers the jobs of dead runners.
+ * Starts the worker, the heartbeat, the sweeper that recovers the jobs of dead runners, and the
+ * cron scheduler (every runner runs one; each tick still starts one action).
  *
  * Graphile Worker rides out lost connections by itself: its LISTEN connection reconnects with
  * back-off, job fetches retry every poll, and completing or failing a job is retried for minutes.
@@ -34,6 +36,7 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
   const { heartbeatMs, deadAfterMs } = runtime.config.worker;
   const heartbeat = await startHeartbeat(runtime.db.knex, id, roles, { intervalMs: heartbeatMs, log: runtime.log });
   const sweeper = startSweeper(runtime.db.knex, { self: id, intervalMs: heartbeatMs, deadAfterMs, log: runtime.log });
+  const scheduler = await startScheduler(runtime, { runnerId: id });
   io.err(
     `bulkrun ${roles.join(" + ")} running (pid ${process.pid}, pool ${worker.poolId}, ` +
       `concurrency ${runtime.config.worker.concurrency}) on ${redact(runtime.db.url)}`,
@@ -41,13 +44,13 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
   let died: Error | undefined;
   void worker.died.then((error) => {
     died = error;
-    runtime.log(`the worker pool stopped by itself: ${error.message}`);
     stoppedBy = "the worker pool stopped by itself";
     roleStopped.emit("stopped", stoppedBy);
   });
   return {
     poolId: worker.poolId,
     async stop() {
+      await scheduler.stop();
       await sweeper.stop();
       if (died) {
         await heartbeat.halt();

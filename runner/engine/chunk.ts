@@ -4,7 +4,7 @@ import { findAction } from "./actions.ts";
 import type { EngineContext } from "./context.ts";
 import { finishIfDone } from "./finalize.ts";
 import { emptyCounts, writeLedger, type LedgerEntry } from "./ledger.ts";
-import { validateOptions } from "./options.ts";
+import { actionOptions } from "./options.ts";
 import { pluginFor } from "./prepare.ts";
 import { takeTokens } from "./rate-limit.ts";
 import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
@@ -39,7 +39,7 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
         db: trx,
         accountId: action.account_id,
         actionId: action.id,
-        options: validateOptions(plugin.name, plugin.options, action.options),
+        options: actionOptions(plugin, action.options),
         staged: STAGED_TABLE,
       };
       const outcomes = action.dry_run ? await evaluate(trx, () => plugin.processChunk(context)) : await plugin.processChunk(context);

@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { BulkrunError } from "../errors.ts";
-import type { AnyAction, AnyOptions } from "../plugin.ts";
+import { byOptions, type AnyAction, type AnyOptions } from "../plugin.ts";
 import { BUCKETS, bucketOf } from "./bucket.ts";
 import { copyValue } from "./copy-text.ts";
 
@@ -22,25 +22,37 @@ interface ColumnMap {
   warnings: string[];
 }
 
+/** The plugin's CSV input, or a clear error for an action type that takes none. */
+export function csvInput(plugin: AnyAction) {
+  if (!plugin.csv) {
+    throw new BulkrunError("BULKRUN_ERR_SOURCE", `${plugin.name} does not take CSV rows; give it a filter ({"kind": "filter", "where": {...}})`);
+  }
+  return plugin.csv;
+}
+
 /**
  * Matches a header against the plugin's columns, case-insensitively. A missing required column
- * fails the whole action here, before any row is staged.
+ * (or, for a plugin that rejects them, an unknown one) fails the whole action here, before any
+ * row is staged.
  */
-export function mapHeader(plugin: AnyAction, header: string[]): ColumnMap {
+export function mapHeader(plugin: AnyAction, header: string[], options: AnyOptions): ColumnMap {
+  const csv = csvInput(plugin);
+  const columns = byOptions(csv.columns, options);
+  const required = byOptions(csv.required, options);
   // A zero-width space or a stray control character in a column name is never meant.
   const normalised = header.map((h) => h.replace(INVISIBLE, "").trim().toLowerCase());
-  const missing = plugin.csv.required.filter((c) => !normalised.includes(c));
+  const missing = required.filter((c) => !normalised.includes(c));
   if (missing.length > 0) {
     throw new BulkrunError(
       "BULKRUN_ERR_CSV_HEADER",
       `the CSV header has no ${missing.map((c) => `\`${c}\``).join(", ")} column (found: ${listColumns(header, header.map((_, i) => i))}); ` +
-        `${plugin.name} needs ${plugin.csv.required.join(", ")} and reads ${plugin.csv.columns.join(", ")}`,
+        `${plugin.name} needs ${required.join(", ")} and reads ${columns.join(", ")}`,
     );
   }
   const names: string[] = [];
   const positions: number[] = [];
   const warnings: string[] = [];
-  for (const column of plugin.csv.columns) {
+  for (const column of columns) {
     const first = normalised.indexOf(column);
     if (first < 0) continue;
     names.push(column);
@@ -49,7 +61,13 @@ export function mapHeader(plugin: AnyAction, header: string[]): ColumnMap {
       warnings.push(`column \`${column}\` appears more than once in the header; the first one is used`);
     }
   }
-  const unknown = header.flatMap((_, i) => (plugin.csv.columns.includes(normalised[i]!) ? [] : [i]));
+  const unknown = header.flatMap((_, i) => (columns.includes(normalised[i]!) ? [] : [i]));
+  if (unknown.length > 0 && csv.unknownColumns === "reject") {
+    throw new BulkrunError(
+      "BULKRUN_ERR_CSV_HEADER",
+      `${plugin.name} cannot write the column(s) ${listColumns(header, unknown)}; the allowed columns are ${columns.join(", ")}`,
+    );
+  }
   if (unknown.length > 0) warnings.push(`ignored unknown columns: ${listColumns(header, unknown)}`);
   return { names, positions, warnings };
 }
@@ -86,7 +104,8 @@ export async function ingestRows(
   header: string[],
   batches: AsyncIterable<string[][]>,
 ): Promise<IngestResult> {
-  const columns = mapHeader(plugin, header);
+  const columns = mapHeader(plugin, header, options);
+  const { parse } = csvInput(plugin);
   const result: IngestResult = { rows: 0, invalid: 0, warnings: columns.warnings };
   const prefix = `${actionId}\t`;
 
@@ -100,7 +119,7 @@ export async function ingestRows(
           record[columns.names[c]!] = cells[columns.positions[c]!] ?? "";
         }
         const problem = shapeProblem(cells, header.length, record);
-        const parsed = problem ? { error: problem } : plugin.csv.parse(record, options);
+        const parsed = problem ? { error: problem } : parse(record, options);
         if ("error" in parsed) {
           result.invalid++;
           text += `${prefix}${row % BUCKETS}\t${row}\t\\N\t${copyValue(safeJson(record))}\tfailed\tinvalid\t${copyValue(parsed.error)}\n`;

@@ -1,4 +1,6 @@
 import type { Database } from "../db/database.ts";
+import { byOptions, type AnyAction } from "../plugin.ts";
+import type { ActionRow } from "./actions.ts";
 
 /** One ledger row as exported by `bulkrun logs`. */
 export interface LedgerRow {
@@ -51,4 +53,10 @@ export function csvCell(value: unknown): string {
   let text = typeof value === "string" ? value : String(value);
   if (FORMULA_START.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The data columns of an action's ledger: the CSV columns, or `id` for rows a filter chose. */
+export function ledgerColumns(plugin: AnyAction | undefined, action: ActionRow): readonly string[] {
+  if (action.source.kind === "filter" || !plugin?.csv) return ["id"];
+  return byOptions(plugin.csv.columns, action.options);
 }

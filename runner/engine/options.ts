@@ -1,4 +1,5 @@
 import { BulkrunError } from "../errors.ts";
+import type { AnyAction, AnyOptions } from "../plugin.ts";
 import { closest } from "./did-you-mean.ts";
 
 /** One option of an action type. */
@@ -6,7 +7,8 @@ export type OptionSpec =
   | { type: "enum"; values: readonly string[]; default?: string; description: string }
   | { type: "integer"; min?: number; max?: number; default?: number; description: string }
   | { type: "boolean"; default?: boolean; description: string }
-  | { type: "string"; default?: string; description: string };
+  | { type: "string"; default?: string; description: string }
+  | { type: "record"; keys: readonly string[]; description: string };
 
 /** The options an action type accepts, by name. */
 export type OptionsSchema = Record<string, OptionSpec>;
@@ -17,10 +19,17 @@ type ValueOf<S extends OptionSpec> = S extends { type: "enum"; values: readonly 
     ? number
     : S extends { type: "boolean" }
       ? boolean
-      : string;
+      : S extends { type: "record"; keys: readonly (infer K extends string)[] }
+        ? Partial<Record<K, string | null>>
+        : string;
 
-/** The validated options object a plugin receives; options without a default may be absent. */
-export type InferOptions<Schema extends OptionsSchema> = {
+/**
+ * The validated options object a plugin receives; options without a default may be absent.
+ * (`any` stays `any`, so the engine can hold every action type in one map.)
+ */
+export type InferOptions<Schema extends OptionsSchema> = 0 extends 1 & Schema ? any : KnownOptions<Schema>;
+
+type KnownOptions<Schema extends OptionsSchema> = {
   [K in keyof Schema as Schema[K] extends { default: unknown } ? K : never]: ValueOf<Schema[K]>;
 } & {
   [K in keyof Schema as Schema[K] extends { default: unknown } ? never : K]?: ValueOf<Schema[K]>;
@@ -54,7 +63,7 @@ export function validateOptions<Schema extends OptionsSchema>(
     }
   }
   for (const [name, spec] of Object.entries(schema)) {
-    const value = given[name] ?? spec.default;
+    const value = given[name] ?? ("default" in spec ? spec.default : undefined);
     if (value === undefined) continue;
     const problem = checkValue(name, spec, value);
     if (problem) problems.push(problem);
@@ -82,5 +91,30 @@ function checkValue(name: string, spec: OptionSpec, value: unknown): string | un
       return typeof value === "boolean" ? undefined : `option \`${name}\` must be true or false`;
     case "string":
       return typeof value === "string" ? undefined : `option \`${name}\` must be a string`;
+    case "record":
+      return checkRecord(name, spec.keys, value);
   }
+}
+
+function checkRecord(name: string, keys: readonly string[], value: unknown): string | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return `option \`${name}\` must be an object such as {"${keys[0]}": "..."}`;
+  }
+  const entries = Object.entries(value);
+  if (entries.length === 0) return `option \`${name}\` is empty; give at least one of ${keys.map((k) => `\`${k}\``).join(", ")}`;
+  for (const [key, item] of entries) {
+    if (!keys.includes(key)) {
+      const guess = closest(key, keys);
+      return `option \`${name}\` cannot set \`${key}\`${guess ? `, did you mean \`${guess}\`?` : ""} (allowed: ${keys.map((k) => `\`${k}\``).join(", ")})`;
+    }
+    if (item !== null && typeof item !== "string") return `option \`${name}.${key}\` must be a string or null`;
+  }
+  return undefined;
+}
+
+/** An action's options, checked against its plugin's schema and the plugin's own checks. */
+export function actionOptions(plugin: AnyAction, input: unknown): AnyOptions {
+  const options = validateOptions(plugin.name, plugin.options, input);
+  plugin.check?.(options);
+  return options;
 }

@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { BulkrunError, isBulkrunError } from "../errors.ts";
-import type { AnyAction, AnyOptions } from "../plugin.ts";
+import { byOptions, type AnyAction, type AnyOptions } from "../plugin.ts";
 import { findAction, transitionAction, type ActionRow } from "./actions.ts";
 import type { EngineContext } from "./context.ts";
 import type { CsvReader } from "./csv.ts";
-import { ingestRows } from "./ingest.ts";
-import { validateOptions } from "./options.ts";
+import { csvInput, ingestRows } from "./ingest.ts";
+import { actionOptions } from "./options.ts";
 import { enqueueChunks, planChunks } from "./plan.ts";
+import { snapshotFilter } from "./snapshot.ts";
 import { inlineReader, openUrl, parseSource } from "./source.ts";
 
 /**
@@ -23,7 +24,7 @@ export async function prepareAction(ctx: EngineContext, actionId: number, lastAt
   if (!action || !["scheduled", "queued", "preparing"].includes(action.status)) return;
   try {
     const plugin = pluginFor(ctx, action.type);
-    const options = validateOptions(plugin.name, plugin.options, action.options);
+    const options = actionOptions(plugin, action.options);
     await transitionAction(ctx.db.knex, actionId, "preparing");
     await retryingUrl(ctx, actionId, () => stageAndPlan(ctx, action, plugin, options));
   } catch (error) {
@@ -71,12 +72,13 @@ export function pluginFor(ctx: EngineContext, type: string): AnyAction {
 
 async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAction, options: AnyOptions): Promise<void> {
   const source = parseSource(action.source);
-  const reader = source.kind === "url" ? await openUrl(source.url, { timeoutMs: ctx.config.sources.urlTimeoutMs }) : source.kind === "inline" ? inlineReader(source.rows, plugin.csv.columns) : undefined;
+  const reader = source.kind === "url" ? await openUrl(source.url, { timeoutMs: ctx.config.sources.urlTimeoutMs }) : source.kind === "inline" ? inlineReader(source.rows, byOptions(csvInput(plugin).columns, options)) : undefined;
   const client = await ctx.db.pool.connect();
   try {
     await client.query("begin");
     if (reader) await stage(client, action.id, plugin, options, reader);
     if (source.kind === "copy") await copyItems(client, action.id, source.from, source.rows);
+    if (source.kind === "filter") await snapshotFilter(client, ctx.db.knex, plugin, action, source.where);
     // Fresh statistics after a large COPY keep the chunks' ledger updates on index scans.
     await client.query("analyze bulkrun.bulk_action_items");
     const chunkSize = action.chunk_size ?? ctx.config.chunkSize;

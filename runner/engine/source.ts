@@ -8,12 +8,16 @@ export type ActionSource =
   | { kind: "staged"; file?: string }
   | { kind: "url"; url: string }
   | { kind: "inline"; rows: Record<string, unknown>[] }
-  | { kind: "copy"; from: number; rows: "all" | "failed" };
+  | { kind: "copy"; from: number; rows: "all" | "failed" }
+  | { kind: "filter"; where: unknown };
 
 /** Checks the `source` column of an action, whoever wrote it (CLI, API or plain SQL). */
 export function parseSource(value: unknown): ActionSource {
   const source = (value ?? {}) as Record<string, unknown>;
   if (source.kind === "staged") return { kind: "staged" };
+  if (source.kind === "filter" || (source.kind === undefined && source.where !== undefined)) {
+    return { kind: "filter", where: source.where };
+  }
   if (source.kind === "copy" && Number.isInteger(source.from) && (source.rows === "all" || source.rows === "failed")) {
     return { kind: "copy", from: source.from as number, rows: source.rows };
   }
@@ -31,7 +35,7 @@ export function parseSource(value: unknown): ActionSource {
   }
   throw new BulkrunError(
     "BULKRUN_ERR_SOURCE",
-    `the action has no usable source (got ${JSON.stringify(value)}); use {"url": "https://..."} or {"rows": [{...}]}`,
+    `the action has no usable source (got ${JSON.stringify(value)}); use {"url": "https://..."}, {"rows": [{...}]} or {"where": {...}}`,
   );
 }
 

@@ -6,7 +6,7 @@ import { BulkrunError, isBulkrunError, type ErrorCode } from "../errors.ts";
 import { findAction, type ActionRow } from "./actions.ts";
 import { openCsv } from "./csv.ts";
 import { ingestRows } from "./ingest.ts";
-import { validateOptions } from "./options.ts";
+import { actionOptions } from "./options.ts";
 import type { ActionSource } from "./source.ts";
 import { checkWebhookUrl } from "./webhook-settings.ts";
 
@@ -44,7 +44,7 @@ function checkRequest({ config }: Deps, request: ActionRequest) {
     );
   }
   if (request.webhookUrl !== undefined) checkWebhookUrl(request.webhookUrl);
-  return { plugin, options: validateOptions(plugin.name, plugin.options, request.options ?? {}) };
+  return { plugin, options: actionOptions(plugin, request.options ?? {}) };
 }
 
 /** A failure recorded at once, for a file that was not a usable CSV. */

@@ -1,5 +1,8 @@
 import { defineAction } from "../../runner/plugin.ts";
 import usersImport from "../../plugins/users-import/index.ts";
+import { parseContact } from "../../plugins/users-import/validate.ts";
+
+const CONTACTS = { columns: ["email", "name", "phone"], required: ["email"], parse: parseContact };
 
 /** users.import that sleeps `delay_ms` per chunk, so a test can act while an action runs. */
 export const slowImport = defineAction({
@@ -7,7 +10,7 @@ export const slowImport = defineAction({
   description: "users.import, slowly",
   options: { delay_ms: { type: "integer", default: 100, description: "sleep per chunk" } },
   outcomes: usersImport.outcomes,
-  csv: { ...usersImport.csv, parse: (record) => usersImport.csv.parse(record, { on_conflict: "update" }) },
+  csv: CONTACTS,
   async processChunk(context) {
     await context.db.raw("select pg_sleep(?)", [context.options.delay_ms / 1000]);
     return usersImport.processChunk({ ...context, options: { on_conflict: "update" } });
@@ -20,7 +23,7 @@ export const blockingImport = defineAction({
   description: "creates users unless blocked",
   options: {},
   outcomes: { created: "created", blocked: "failed" },
-  csv: { ...usersImport.csv, parse: (record) => usersImport.csv.parse(record, { on_conflict: "update" }) },
+  csv: CONTACTS,
   async processChunk({ db, staged, accountId }) {
     const { rows } = await db.raw<{ rows: { row_number: number; id: number | null }[] }>(
       `with written as (

@@ -1,0 +1,30 @@
+import type { Knex } from "knex";
+
+/** Per staged row: the user it named (null: none), and whether it was anonymized before. */
+export interface AnonymizeResult {
+  row_number: number;
+  id: number | null;
+  already: boolean;
+}
+
+/**
+ * Scrubs name and phone and replaces the email with a stable pseudonym (the same address always
+ * gives the same one, so a repeated request finds the user already anonymized).
+ */
+const ANONYMIZE = (staged: string) => `with matched as (
+  select s.row_number, u.id, u.email like 'anon-%@anonymized.invalid' as already
+    from ${staged} s
+    left join bulkrun.users u on u.account_id = ? and lower(u.email) = lower(s.data->>'email')),
+scrubbed as (
+  update bulkrun.users u
+     set email = 'anon-' || left(encode(sha256(convert_to(lower(u.email), 'UTF8')), 'hex'), 24) || '@anonymized.invalid',
+         name = null, phone = null, updated_at = now()
+    from matched m
+   where u.id = m.id and not m.already
+  returning u.id)
+select m.row_number, m.id, coalesce(m.already, false) as already from matched m`;
+
+export async function anonymizeUsers(db: Knex.Transaction, staged: string, accountId: number): Promise<AnonymizeResult[]> {
+  const { rows } = await db.raw<{ rows: AnonymizeResult[] }>(ANONYMIZE(staged), [accountId]);
+  return rows;
+}

@@ -1,0 +1,43 @@
+import { parseContact } from "../users-import/validate.ts";
+
+/** How rows name the user they act on. */
+export type UserKey = "email" | "id";
+
+/** The `key` option shared by the users actions that act on existing users. */
+export const KEY_OPTION = {
+  type: "enum",
+  values: ["email", "id"],
+  default: "email",
+  description: "The CSV column that names each user: email (case-insensitive) or id",
+} as const;
+
+/** A row's user reference: its de-duplication key and data, or why it names no user. */
+export function parseUserRef(record: Record<string, string>, key: UserKey): { key: string; data: { id: number } | { email: string } } | { error: string } {
+  if (key === "id") {
+    const raw = (record.id ?? "").trim();
+    if (!/^[1-9]\d{0,14}$/.test(raw)) return { error: `id \`${raw.slice(0, 40)}\` is not a user id (a whole number)` };
+    return { key: raw, data: { id: Number(raw) } };
+  }
+  const contact = parseContact({ email: record.email ?? "" });
+  if ("error" in contact) return contact;
+  return { key: contact.key, data: { email: contact.data.email } };
+}
+
+/**
+ * SQL (CTEs) naming, for every staged row, the account's user it refers to: `target(row_number,
+ * d, id)`, where `d` is the row's data with `patch` merged in and `id` is null when no user
+ * matches. Rows carry an "id" (CSV keyed by id, or a filter's snapshot) or an "email".
+ * Bindings, in order: patch (jsonb), account id, account id.
+ */
+export function targetCtes(staged: string): string {
+  return `input as (select row_number, data || ?::jsonb as d from ${staged}),
+  matched as (
+    select i.row_number, u.id from input i
+      join bulkrun.users u on u.account_id = ? and u.id = (i.d->>'id')::bigint
+     where i.d->'id' is not null
+    union all
+    select i.row_number, u.id from input i
+      join bulkrun.users u on u.account_id = ? and lower(u.email) = lower(i.d->>'email')
+     where i.d->'id' is null),
+  target as (select i.row_number, i.d, m.id from input i left join matched m using (row_number))`;
+}
