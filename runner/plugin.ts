@@ -101,6 +101,11 @@ export interface ActionDefinition<
   /** Takes a filter over existing entities. */
   filter?: FilterInput;
   /**
+   * A folder of the plugin's own migrations (`000001_name.sql`, ...), applied after bulkrun's
+   * own, in order, once per database; e.g. `new URL("./sql", import.meta.url).pathname`.
+   */
+  migrations?: string;
+  /**
    * Applies a chunk with set-based SQL over `staged` (one statement, not one per row) and reports
    * every staged row exactly once. Throwing means the chunk crashed: it is retried whole.
    */

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import cron, { type Logger, type ScheduledTask } from "node-cron";
 import pg from "pg";
+import { APPLICATION_NAME } from "./db/database.ts";
 import type { EngineContext } from "./engine/context.ts";
 import { checkCron, latestTick, type CronSpec } from "./engine/cron.ts";
 import { enabledSchedules, fireSchedule, recordNextTicks, type ScheduleRow } from "./engine/schedules.ts";
@@ -49,7 +50,12 @@ interface Loaded {
  */
 export async function startScheduler(ctx: EngineContext, options: SchedulerOptions = {}): Promise<Scheduler> {
   const scheduler = new CronScheduler(ctx, options.runnerId ?? `runner-${randomUUID()}`);
-  await scheduler.start(options.refreshMs ?? 60_000);
+  try {
+    await scheduler.start(options.refreshMs ?? 60_000);
+  } catch (error) {
+    await scheduler.stop();
+    throw error;
+  }
   return scheduler;
 }
 
@@ -178,7 +184,7 @@ class CronScheduler implements Scheduler {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.ctx.db.url });
+    const client = new pg.Client({ connectionString: this.ctx.db.url, application_name: APPLICATION_NAME });
     client.on("notification", () => this.reloadInBackground());
     client.on("error", (error) => this.relisten(client, error));
     try {

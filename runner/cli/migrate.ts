@@ -12,7 +12,7 @@ export const migrateCommand: Command = {
     return withRuntime(
       io,
       async (runtime) => {
-        const { applied } = await migrate(runtime.db.pool);
+        const { applied } = await migrate(runtime.db.pool, [...runtime.config.plugins.values()]);
         io.out(applied.length === 0 ? "the database is up to date" : `applied ${applied.join(", ")}`);
         return 0;
       },

@@ -38,7 +38,7 @@ export async function openRuntime(io: Io, options: RuntimeOptions = {}): Promise
   const log = (line: string) => io.err(line);
   const db = await openDatabase(config, { log, poolSize: config.worker.concurrency + 4 });
   try {
-    if (options.migrate !== false) await migrate(db.pool);
+    if (options.migrate !== false) await migrate(db.pool, [...config.plugins.values()]);
   } catch (error) {
     await db.close();
     throw error;

@@ -119,8 +119,9 @@ async function list(argv: string[], io: Io): Promise<number> {
 }
 
 function describeSource(schedule: ScheduleRow): string {
-  const { url, rows } = schedule.source as { url?: string; rows?: unknown[] };
-  return url ?? `${rows?.length ?? 0} inline rows`;
+  const { url, rows, where } = schedule.source as { url?: string; rows?: unknown[]; where?: unknown };
+  if (url) return url;
+  return where === undefined ? `${rows?.length ?? 0} inline rows` : `where ${JSON.stringify(where)}`;
 }
 
 async function change(verb: "pause" | "resume" | "rm", argv: string[], io: Io): Promise<number> {

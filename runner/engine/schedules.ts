@@ -37,7 +37,7 @@ export interface ScheduleRequest {
   timeZone?: string;
   type: string;
   options?: Record<string, unknown>;
-  /** Read afresh at every tick: a URL (`{"url": ...}`) or inline rows. */
+  /** Read afresh at every tick: a URL (`{"url": ...}`), inline rows or a filter. */
   source: Record<string, unknown>;
   chunkSize?: number;
   /** @default "none" */
@@ -55,8 +55,8 @@ export async function createSchedule(ctx: EngineContext, request: ScheduleReques
   const spec = checkCron(request.cron, request.timeZone ?? "UTC");
   const plugin = pluginFor(ctx, request.type);
   validateOptions(plugin.name, plugin.options, request.options ?? {});
-  if (parseSource(request.source).kind === "staged") {
-    throw new BulkrunError("BULKRUN_ERR_SOURCE", "a schedule reads its source at every tick: give a URL or inline rows, not a staged file");
+  if (!["url", "inline", "filter"].includes(parseSource(request.source).kind)) {
+    throw new BulkrunError("BULKRUN_ERR_SOURCE", "a schedule reads its source afresh at every tick: give a URL, inline rows or a filter");
   }
   const { rows } = await ctx.db.knex.raw<{ rows: ScheduleRow[] }>(
     `insert into bulkrun.schedules (account_id, cron, time_zone, type, options, source, chunk_size, catch_up, next_fire_at)

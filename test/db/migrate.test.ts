@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import pg from "pg";
 import { guardPool } from "../../runner/db/database.ts";
 import { migrate } from "../../runner/db/migrate.ts";
+import usersImport from "../../plugins/users-import/index.ts";
 import { testServer, withDatabase } from "../helpers/server.ts";
 
 let serverUrl: string;
@@ -24,7 +25,7 @@ before(async () => {
 });
 after(() => admin(`drop database if exists ${name} with (force)`));
 
-test("two processes migrating one empty database at once apply every migration exactly once", async () => {
+test("two processes migrating one empty database at once apply every migration exactly once; plugins' own too", async () => {
   const pools = [1, 2].map(() => guardPool(new pg.Pool({ connectionString: withDatabase(serverUrl, name), max: 2 }), () => {}));
   try {
     const results = await Promise.all(pools.map((pool) => migrate(pool)));
@@ -36,6 +37,11 @@ test("two processes migrating one empty database at once apply every migration e
     assert.deepEqual(again.applied, []);
     const { rows: jobs } = await pools[0]!.query("select to_regclass('graphile_worker.jobs') is not null as installed");
     assert.equal(jobs[0].installed, true);
+    const plugin = { ...usersImport, name: "tags.example", migrations: resolve(import.meta.dirname, "../fixtures/plugin-sql") };
+    assert.deepEqual((await migrate(pools[0]!, [plugin])).applied, ["tags.example/000001_user_tags.sql"]);
+    assert.deepEqual((await migrate(pools[1]!, [plugin])).applied, []);
+    const { rows: tables } = await pools[0]!.query("select to_regclass('bulkrun.user_tags') is not null as created");
+    assert.equal(tables[0].created, true);
   } finally {
     await Promise.all(pools.map((pool) => pool.end()));
   }

@@ -135,6 +135,26 @@ describe("ticks across runners", () => {
   });
 });
 
+describe("a scheduler whose listening connection is cut", () => {
+  test("reconnects, says so, and runs a schedule added meanwhile", async () => {
+    const seen: string[] = [];
+    const scheduler = await startScheduler({ ...ctx, log: (line) => seen.push(line) }, { runnerId: "runner-a" });
+    try {
+      const { rows } = await ctx.db.knex.raw(
+        `select pg_terminate_backend(pid) as terminated from pg_stat_activity
+          where datname = current_database() and query = 'listen "bulkrun:schedule"'`,
+      );
+      assert.deepEqual(rows, [{ terminated: true }]);
+      const account = await newAccount(ctx);
+      await schedule(account.id, "* * * * * *");
+      await until(async () => (await actionsOf(account.id)).length > 0, 5000);
+      assert.ok(seen.some((line) => /^scheduler: lost its database listener \(.+\); reconnecting$/.test(line)), seen.join("\n"));
+    } finally {
+      await scheduler.stop();
+    }
+  });
+});
+
 describe("catch-up of ticks missed while no runner was up", () => {
   /** The most recent 02:30 in Kathmandu (UTC+05:45), as Postgres computes it. */
   async function last0230Kathmandu(): Promise<Date> {

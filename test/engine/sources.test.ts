@@ -86,7 +86,7 @@ describe("starting an action with plain SQL", () => {
     const account = await newAccount(ctx);
     const done = await finished(ctx, (await insertAction(account.id, {})).id);
     assert.equal(done.error_code, "BULKRUN_ERR_SOURCE");
-    assert.match(done.error!, /use \{"url": "https:\/\/\.\.\."\} or \{"rows": \[\{\.\.\.\}\]\}/);
+    assert.match(done.error!, /use \{"url": "https:\/\/\.\.\."\}, \{"rows": \[\{\.\.\.\}\]\} or \{"where": \{\.\.\.\}\}/);
   });
 
   test("an empty inline source completes at once with zero rows", async () => {

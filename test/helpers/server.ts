@@ -17,6 +17,7 @@ const TEMPLATE_LOCK = 7_311_043;
  */
 export const TEMPLATE = `bulkrun_test_${createHash("sha256")
   .update(readdirSync(SQL_DIR).sort().map((f) => f + readFileSync(resolve(SQL_DIR, f), "utf8")).join("\n"))
+  .update(readFileSync(resolve(import.meta.dirname, "../../runner/db/migrate.ts")))
   .digest("hex")
   .slice(0, 12)}`;
 
