@@ -9,11 +9,19 @@ import { startEmbedded } from "../../runner/db/embedded.ts";
 import { migrate } from "../../runner/db/migrate.ts";
 import { writeSeedCsv } from "../../runner/engine/seed.ts";
 import { bulkrun, readyOn } from "./processes.ts";
+import { updateAndDelete, type Versus } from "./update-delete.ts";
 import { copyIntoIndexedTable, writeCleanRows } from "./yardstick.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WORK = resolve(ROOT, ".bulkrun/bench");
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, runs: { type: "string", default: "3" } } });
+const { values } = parseArgs({
+  options: {
+    rows: { type: "string", default: "1000000" },
+    runs: { type: "string", default: "3" },
+    // Off by default until users.update and users.delete are fast enough to finish in minutes.
+    "update-delete": { type: "boolean", default: false },
+  },
+});
 const rows = Number(values.rows);
 const runs = Number(values.runs);
 
@@ -48,6 +56,7 @@ async function main(): Promise<void> {
       console.error(`run ${i}: COPY ${r.copySeconds.toFixed(2)} s, import ${r.importSeconds.toFixed(2)} s, worker peak RSS ${r.workerPeakMb.toFixed(0)} MB`);
     }
     await record(results, cleanRows);
+    if (values["update-delete"]) await recordVersus(await updateAndDelete(pool, server.url, WORK));
   } finally {
     await pool.end();
     await server.stop();
@@ -97,9 +106,29 @@ async function record(results: Run[], cleanRows: number): Promise<void> {
     `| **median** | **${fmt(median(copyRates))}** | **${fmt(median(importRates))}** | **${median(ratios).toFixed(2)} x** | | | min ratio ${Math.min(...ratios).toFixed(2)} x |`,
     "",
   ];
+  await writeSection("import", lines);
+}
+
+async function recordVersus(results: Versus[]): Promise<void> {
+  const rate = (side: { rows: number; seconds: number }) => side.rows / side.seconds;
+  const lines = [
+    `### update and delete beside the plain statement (${new Date().toISOString().slice(0, 10)})`,
+    "",
+    "On the users the last import run left. The plain update COPYs the same kind of CSV into a staging table and runs one `update ... from`; the plain delete is one `delete ... where id < median`. bulkrun's time runs from the action's insert to its completion, ledger included.",
+    "",
+    "| action | plain statement (rows/s) | bulkrun (rows/s) | ratio |",
+    "| --- | --- | --- | --- |",
+    ...results.map((r) => `| ${r.name} | ${fmt(rate(r.plain))} (${fmt(r.plain.rows)} rows) | ${fmt(rate(r.bulkrun))} (${fmt(r.bulkrun.rows)} rows) | ${(rate(r.bulkrun) / rate(r.plain)).toFixed(2)} x |`),
+    "",
+  ];
+  await writeSection("update-delete", lines);
+}
+
+/** Replaces (or appends) one marked section of BENCHMARKS.md. */
+async function writeSection(name: string, lines: string[]): Promise<void> {
   const path = resolve(ROOT, "BENCHMARKS.md");
   const previous = existsSync(path) ? await readFile(path, "utf8") : "";
-  const marker = "<!-- bench:import -->";
+  const marker = `<!-- bench:${name} -->`;
   const section = `${marker}\n${lines.join("\n")}${marker}`;
   const next = previous.includes(marker)
     ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), section)
