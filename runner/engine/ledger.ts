@@ -35,12 +35,18 @@ export async function writeLedger(trx: Knex.Transaction, chunk: ChunkRange, entr
   if (entries.length === 0) return;
   counts.processed += entries.length;
   for (const entry of entries) counts[entry.kind]++;
+  // Outcomes meet their staged rows first (each row's bucket), then the ledger by primary key.
+  // Joined in one step, the planner misjudged the three-way join as one row and rescanned the
+  // outcomes for every ledger row: quadratic, seconds per chunk.
   await trx.raw(
-    `update bulkrun.bulk_action_items i
-        set status = u.status, outcome = u.outcome, error = u.error, entity_id = u.entity_id
-       from unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::bigint[]) as u(row_number, status, outcome, error, entity_id)
-       join ${STAGED_TABLE} s using (row_number)
-      where i.action_id = ? and i.bucket between ? and ? and i.bucket = s.bucket and i.row_number = u.row_number`,
+    `with outcome as materialized (
+       select s.bucket, u.*
+         from unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::bigint[]) as u(row_number, status, outcome, error, entity_id)
+         join ${STAGED_TABLE} s using (row_number))
+     update bulkrun.bulk_action_items i
+        set status = o.status, outcome = o.outcome, error = o.error, entity_id = o.entity_id
+       from outcome o
+      where i.action_id = ? and i.bucket between ? and ? and i.bucket = o.bucket and i.row_number = o.row_number`,
     [
       entries.map((e) => e.row),
       entries.map((e) => ITEM_STATUS[e.kind]),
