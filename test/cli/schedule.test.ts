@@ -10,6 +10,7 @@ import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actio
 import { lines, runCli, startCli, type CliResult } from "../helpers/cli.ts";
 import { httpServer } from "../helpers/http.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
+import { until } from "../helpers/until.ts";
 
 let ctx: TestRuntime;
 let dir: string;
@@ -50,13 +51,6 @@ async function prepareJob(actionId: number): Promise<{ run_at: Date } | undefine
   return rows[0];
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(50);
-  }
-}
 
 /** A whole-second instant `ms` from now, and how it reads at UTC+05:30. */
 function later(ms: number): { at: Date; kolkata: string } {

@@ -4,6 +4,7 @@ import { defineAction } from "../../runner/plugin.ts";
 import usersImport from "../../plugins/users-import/index.ts";
 import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
+import { until } from "../helpers/until.ts";
 
 /** Writes its rows as users, then fails: proves a chunk's writes roll back with it. */
 const explode = defineAction({
@@ -31,13 +32,6 @@ async function jobsLeft(): Promise<number> {
   return rows[0].n;
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("chunks", () => {
   test("running a committed chunk's job again changes nothing", async () => {

@@ -5,6 +5,7 @@ import { controlAction } from "../../runner/engine/control.ts";
 import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import { blockingImport, slowImport } from "../helpers/slow-plugin.ts";
+import { until } from "../helpers/until.ts";
 
 let ctx: TestRuntime;
 
@@ -21,13 +22,6 @@ async function chunksDone(actionId: number): Promise<number> {
   return rows[0].n;
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,6 +10,7 @@ import { createSchedule, fireSchedule, removeSchedule, setScheduleEnabled, type 
 import { startScheduler, type Scheduler } from "../../runner/scheduler.ts";
 import { newAccount } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
+import { until } from "../helpers/until.ts";
 
 let ctx: TestRuntime;
 /** A second runner's view of the same database: its own connection pool. */
@@ -55,13 +56,6 @@ async function actionsOf(accountId: number) {
   return rows;
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(50);
-  }
-}
 
 describe("ticks across runners", () => {
   test("two schedulers on one database start exactly one action per tick of an every-second cron", async () => {
