@@ -79,8 +79,6 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
     if (reader) await stage(client, action.id, plugin, options, reader);
     if (source.kind === "copy") await copyItems(client, action.id, source.from, source.rows);
     if (source.kind === "filter") await snapshotFilter(client, ctx.db.knex, plugin, action, source.where);
-    // Fresh statistics after a large COPY keep the chunks' ledger updates on index scans.
-    await client.query("analyze bulkrun.bulk_action_items");
     const chunkSize = action.chunk_size ?? ctx.config.chunkSize;
     const chunks = await planChunks(client, action.id, chunkSize);
     await enqueueChunks(client, action.id, chunks, ctx.config.worker.chunkAttempts);

@@ -12,11 +12,12 @@ export async function watchAction(
   pollMs = 1000,
 ): Promise<ActionRow> {
   const listener = await db.pool.connect();
+  let wake: () => void = () => {};
+  const onNotification = (message: { payload?: string }) => {
+    if (message.payload && (JSON.parse(message.payload) as { id: number }).id === id) wake();
+  };
+  listener.on("notification", onNotification);
   try {
-    let wake: () => void = () => {};
-    listener.on("notification", (message) => {
-      if (message.payload && (JSON.parse(message.payload) as { id: number }).id === id) wake();
-    });
     await listener.query('listen "bulkrun:action"');
     for (;;) {
       const action = await findAction(db.knex, id);
@@ -33,6 +34,8 @@ export async function watchAction(
     }
   } finally {
     await listener.query('unlisten "bulkrun:action"').catch(() => {});
+    // The connection goes back to the pool: it must not keep this watcher's handler.
+    listener.off("notification", onNotification);
     listener.release();
   }
 }
