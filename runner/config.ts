@@ -80,6 +80,24 @@ export interface BulkrunConfig {
      */
     attempts?: number;
   };
+  /** The GraphQL API (`bulkrun api`, and part of `bulkrun start`). */
+  api?: {
+    /**
+     * Port it listens on; 0 picks a free one. Env: BULKRUN_API_PORT.
+     * @default 4000
+     */
+    port?: number;
+    /**
+     * Address it listens on: loopback unless you mean to serve other machines. Env: BULKRUN_API_HOST.
+     * @default "127.0.0.1"
+     */
+    host?: string;
+    /**
+     * Largest CSV `POST /upload` accepts, in bytes. Env: BULKRUN_API_MAX_UPLOAD_BYTES.
+     * @default 1073741824
+     */
+    maxUploadBytes?: number;
+  };
   /** Fetching URL sources (`{"url": ...}`). */
   sources?: {
     /**
@@ -117,6 +135,7 @@ export interface ResolvedConfig {
   readonly rateLimitWindowMs: number;
   readonly webhooks: { readonly timeoutMs: number; readonly backoffMs: number; readonly attempts: number };
   readonly sources: { readonly urlTimeoutMs: number; readonly urlAttempts: number; readonly urlRetryDelayMs: number };
+  readonly api: { readonly port: number; readonly host: string; readonly maxUploadBytes: number };
 }
 
 /** Types runner.config.ts. */
@@ -193,6 +212,17 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
       urlTimeoutMs: integer("sources.urlTimeoutMs", config.sources?.urlTimeoutMs, 30_000, 10, 3_600_000),
       urlAttempts: integer("sources.urlAttempts", config.sources?.urlAttempts, 5, 1, 25),
       urlRetryDelayMs: integer("sources.urlRetryDelayMs", config.sources?.urlRetryDelayMs, 2000, 0, 3_600_000),
+    }),
+    api: Object.freeze({
+      port: integer("api.port (BULKRUN_API_PORT)", env.BULKRUN_API_PORT ?? config.api?.port, 4000, 0, 65_535),
+      host: env.BULKRUN_API_HOST || config.api?.host || "127.0.0.1",
+      maxUploadBytes: integer(
+        "api.maxUploadBytes (BULKRUN_API_MAX_UPLOAD_BYTES)",
+        env.BULKRUN_API_MAX_UPLOAD_BYTES ?? config.api?.maxUploadBytes,
+        1_073_741_824,
+        1,
+        Number.MAX_SAFE_INTEGER,
+      ),
     }),
   });
 }

@@ -26,6 +26,9 @@ export const ErrorCodes = {
   BULKRUN_ERR_SCHEDULE: "the schedule's cron expression or time zone is invalid",
   BULKRUN_ERR_UNKNOWN_SCHEDULE: "the schedule does not exist",
   BULKRUN_ERR_WORKER_STOPPED: "the runner's worker pool stopped by itself",
+  BULKRUN_ERR_UNKNOWN_TOKEN: "the API token does not exist",
+  BULKRUN_ERR_UNAUTHORIZED: "the API request has no valid token, or its token may not do this",
+  BULKRUN_ERR_UPLOAD: "the uploaded file was refused (size, content type or parameters)",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

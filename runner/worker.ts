@@ -16,8 +16,12 @@ export interface WorkerHandle {
    * they run again, here or on another runner) and their transactions rolled back.
    */
   stop(): Promise<void>;
-  /** Settles, with the reason, if the pool stops without stop() being called. */
-  died: Promise<Error>;
+  /**
+   * Settles if the pool stops without stop() being called: with the error it gave up on (a job it
+   * could not mark completed or failed), or undefined when it ended on purpose (Graphile Worker
+   * does so when a newer version migrated its schema incompatibly).
+   */
+  died: Promise<Error | undefined>;
 }
 
 /** Task payloads, as enqueued by the SQL trigger (prepare) and the planner (chunk). */
@@ -78,6 +82,9 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
     poolId = workerPool.id;
     pool = workerPool;
   });
+  let workers = 0;
+  events.on("worker:create", () => workers++);
+  events.on("worker:stop", () => workers--);
   let forcing = false;
   const runner: Runner = await run({
     pgPool: ctx.db.pool,
@@ -92,15 +99,29 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
   });
   let stopping = false;
   let ended = false;
-  const died = new Promise<Error>((resolve) => {
-    const end = (reason: Error) => {
+  const died = new Promise<Error | undefined>((resolve) => {
+    const end = (reason: Error | undefined) => {
       ended = true;
       if (!stopping) resolve(reason);
     };
     pool!.promise.then(
-      () => end(new Error("it ended without an error, as Graphile Worker does when a newer version migrated its schema")),
-      (error: unknown) => end(error instanceof Error ? error : new Error(String(error))),
+      () => end(undefined),
+      (error: unknown) => end(asError(error)),
     );
+    // A pool that could not record a job's outcome gives up: it stops its workers, but its own
+    // shutdown can then wait forever on its batches of job updates (seen with Graphile Worker
+    // 0.18). So it counts as dead once its workers have stopped, or after the grace period if a
+    // task never returns.
+    let gaveUp: Error | undefined;
+    events.on("worker:stop", () => {
+      if (workers === 0 && gaveUp) end(gaveUp);
+    });
+    events.on("pool:fatalError", ({ error }) => {
+      if (gaveUp) return;
+      gaveUp = asError(error);
+      if (workers === 0) end(gaveUp);
+      else setTimeout(() => end(gaveUp), ctx.config.worker.shutdownGraceMs).unref();
+    });
   });
   return {
     poolId,
@@ -121,6 +142,10 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
       await graceful;
     },
   };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** Whether `promise` settles within `ms` milliseconds. */

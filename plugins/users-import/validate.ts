@@ -15,14 +15,16 @@ const MAX_QUOTED = 40;
 const INVISIBLE = /[\p{Cc}\p{Cf}]/u;
 // Line breaks and tabs are text a quoted name may hold; other control characters are not.
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
-const ASCII = /^[\x00-\x7F]*$/;
+// Nearly every email: neither check above nor the careful lower-casing below applies to it.
+const PRINTABLE_ASCII = /^[\x20-\x7E]*$/;
 
 /** Validates a users CSV row. Empty name or phone cells mean "no value", never a failure. */
 export function parseContact(record: Record<string, string>): ParsedRow<ContactRow> {
   const email = (record.email ?? "").trim();
   if (email === "") return { error: "email is empty" };
   if (email.length > MAX_EMAIL) return { error: `email is ${email.length} characters long; at most ${MAX_EMAIL} are allowed` };
-  const invisible = INVISIBLE.exec(email);
+  const plain = PRINTABLE_ASCII.test(email);
+  const invisible = plain ? null : INVISIBLE.exec(email);
   if (invisible) {
     const where = invisible.index === 0 ? "at its start" : `after \`${email.slice(0, invisible.index)}\``;
     return { error: `email contains an invisible character (${codePoint(invisible[0])}) ${where}` };
@@ -36,7 +38,7 @@ export function parseContact(record: Record<string, string>): ParsedRow<ContactR
   if (phone === undefined) {
     return { error: `phone \`${quoted(record.phone ?? "")}\` is not a phone number: use 7 to 15 digits, optionally with a leading +` };
   }
-  return { key: emailKey(email), data: { email, name: name || null, phone } };
+  return { key: plain ? email.toLowerCase() : emailKey(email), data: { email, name: name || null, phone } };
 }
 
 /** Digits with an optional leading +; spaces, dots, dashes and parentheses are dropped. */
@@ -52,8 +54,7 @@ export function normalisePhone(raw: string): string | null | undefined {
  * `i̇`) and a word-final `Σ` (to `ς`): two emails Postgres takes for one would get two keys,
  * meet in one upsert and fail their whole chunk.
  */
-export function emailKey(email: string): string {
-  if (ASCII.test(email)) return email.toLowerCase();
+function emailKey(email: string): string {
   let key = "";
   for (const c of email) key += c === "\u0130" ? "i" : c.toLowerCase();
   return key;

@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { targetCtes } from "../users-common/key.ts";
+import { chunkKey, targetCtes, type UserKey } from "../users-common/key.ts";
 
 /** Per staged row: the user it named (null: none), and what became of it. */
 export interface UpdateResult {
@@ -14,7 +14,7 @@ export interface UpdateResult {
  * that changes nothing writes nothing; an email change onto an address another user of the
  * account has (or another row of this chunk wants) is refused for that row alone.
  */
-const UPDATE = (staged: string) => `with ${targetCtes(staged)},
+const UPDATE = (staged: string, key: UserKey) => `with ${targetCtes(staged, key)},
 taken as (
   select t.row_number from target t
    where t.id is not null and t.d->'id' is not null and t.d->'email' is not null and (
@@ -42,6 +42,7 @@ export async function updateUsers(
   accountId: number,
   patch: Record<string, string | null>,
 ): Promise<UpdateResult[]> {
-  const { rows } = await db.raw<{ rows: UpdateResult[] }>(UPDATE(staged), [JSON.stringify(patch), accountId, accountId, accountId]);
+  const sql = UPDATE(staged, await chunkKey(db, staged));
+  const { rows } = await db.raw<{ rows: UpdateResult[] }>(sql, [JSON.stringify(patch), accountId, accountId]);
   return rows;
 }

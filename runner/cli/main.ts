@@ -1,6 +1,7 @@
 import { closest } from "../engine/did-you-mean.ts";
 import { BulkrunError, isBulkrunError } from "../errors.ts";
 import { accounts } from "./accounts.ts";
+import { api } from "./api.ts";
 import type { Command } from "./command.ts";
 import { apply, cancel, pause, resume, retry } from "./control.ts";
 import { demo } from "./demo.ts";
@@ -16,12 +17,15 @@ import { schedule } from "./schedule.ts";
 import { seed } from "./seed.ts";
 import { start, worker } from "./start.ts";
 import { status } from "./status.ts";
+import { tokens } from "./tokens.ts";
 
 export const COMMANDS: Command[] = [
   start,
   worker,
+  api,
   migrateCommand,
   accounts,
+  tokens,
   importCommand,
   update,
   deleteCommand,

