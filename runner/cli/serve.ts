@@ -116,11 +116,16 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
       return current.id;
     },
     async stop() {
+      const dbg = (m: string) => runtime.log(`DEBUG-TEMP ${Date.now() % 1000000} ${m}`); // DEBUG-TEMP
+      const iv = setInterval(() => { const k: any = (runtime.db.knex.client as any).pool; dbg(`pg=${runtime.db.pool.totalCount}/${runtime.db.pool.idleCount}/${runtime.db.pool.waitingCount} knex=${k.numUsed()}/${k.numFree()}/${k.numPendingAcquires()} used=${JSON.stringify(k.used.map((r: any) => [r.resource.processID, r.resource.activeQuery?.text?.slice(0, 50) ?? null]))} handles=${JSON.stringify((process as any)._getActiveHandles().map((h: any) => h.constructor?.name))}`); }, 5000); iv.unref(); // DEBUG-TEMP
       stopping.abort();
       await api?.stop();
       await restarting;
+      dbg("await restarting;"); // DEBUG-TEMP
       await scheduler.stop();
+      dbg("await scheduler.stop();"); // DEBUG-TEMP
       await current.sweeper.stop();
+      dbg("await current.sweeper.stop();"); // DEBUG-TEMP
       const { id, worker, heartbeat, ended } = current;
       if (!ended) {
         try {
@@ -129,9 +134,11 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
           await heartbeat.halt();
           throw error;
         }
+        dbg("worker stopped"); // DEBUG-TEMP
         // A stopped pool holds nothing; this also covers one that gave up while being stopped.
         await releaseJobs(runtime.db.knex, id);
         await heartbeat.stop();
+        dbg("heartbeat stopped"); // DEBUG-TEMP
         return;
       }
       await heartbeat.halt();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { controlAction } from "../../runner/engine/control.ts";
 import { submitAction } from "../../runner/engine/submit.ts";
 import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
@@ -103,6 +104,18 @@ describe("users.delete", () => {
     assert.deepEqual([done.total, done.deleted], [1, 1]);
     assert.deepEqual((await users(ctx, account.id)).map((u) => u.email), ["b@new.example"]);
     assert.deepEqual((await users(ctx, other.id)).map((u) => u.email), ["z@old.example"]);
+  });
+
+  test("applying a dry run touches only the users its filter matched then, not ones created since", async () => {
+    const account = await newAccount(ctx);
+    await seedUsers(account.id, "email\na@old.example\n");
+    const where = { email: { endsWith: "@old.example" } };
+    const dry = await finished(ctx, (await submitAction(ctx, { accountId: account.id, type: "users.delete", dryRun: true }, { kind: "filter", where })).id);
+    assert.deepEqual([dry.total, dry.deleted], [1, 1]);
+    await seedUsers(account.id, "email\nlater@old.example\n");
+    const applied = await finished(ctx, (await controlAction(ctx.db.knex, "apply", dry.id)).id);
+    assert.deepEqual([applied.total, applied.deleted], [1, 1]);
+    assert.deepEqual((await users(ctx, account.id)).map((u) => u.email), ["later@old.example"]);
   });
 
   test("an invalid filter fails the action with the filter's message", async () => {
