@@ -139,7 +139,8 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
       const { forceFailedJobs } = await pool!.forcefulShutdown(`the runner stopped; the job was still running after the ${grace} ms grace period`);
       const rolledBack = await endOwnTransactions(ctx.db);
       ctx.log(`${forceFailedJobs.length} job(s) released to run again, ${rolledBack} open transaction(s) rolled back`);
-      await graceful;
+      // Not awaited: once forced, a graceful shutdown that was stuck may never settle (see `died`).
+      graceful.catch(() => {});
     },
   };
 }

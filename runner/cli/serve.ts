@@ -56,11 +56,10 @@ async function startPool(runtime: Runtime, roles: string[]): Promise<PoolRun> {
  * fails (its connection was cut, the database is restarting), its pool gives up and stops. This
  * process then starts a new pool in its place, retrying with back-off while the database is away,
  * rather than exit: a database restart must not take down every runner that has no supervisor.
- * The stopped pool's tasks have all ended by then; the jobs it still holds are released (a job
- * whose chunk committed finds it done), and its row is kept as dead. A pool that ended without an
- * error did so on purpose: Graphile Worker stops when a newer version migrated its schema
- * incompatibly, and running on would run outdated code; this process then exits non-zero so
- * that a supervisor starts the new version.
+ * The jobs the stopped pool still holds are released (a job whose chunk committed finds it done)
+ * and its row is kept as dead. A pool that ended without an error did so on purpose: Graphile
+ * Worker stops when a newer version migrated its schema incompatibly, and running on would run
+ * outdated code; this process then exits non-zero so that a supervisor starts the new version.
  */
 export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<Served> {
   // First: a port already taken stops the start before any job is taken.
@@ -116,16 +115,11 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
       return current.id;
     },
     async stop() {
-      const dbg = (m: string) => runtime.log(`DEBUG-TEMP ${Date.now() % 1000000} ${m}`); // DEBUG-TEMP
-      const iv = setInterval(() => { const k: any = (runtime.db.knex.client as any).pool; dbg(`pg=${runtime.db.pool.totalCount}/${runtime.db.pool.idleCount}/${runtime.db.pool.waitingCount} knex=${k.numUsed()}/${k.numFree()}/${k.numPendingAcquires()} used=${JSON.stringify(k.used.map((r: any) => [r.resource.processID, r.resource.activeQuery?.text?.slice(0, 50) ?? null]))} handles=${JSON.stringify((process as any)._getActiveHandles().map((h: any) => h.constructor?.name))}`); }, 5000); iv.unref(); // DEBUG-TEMP
       stopping.abort();
       await api?.stop();
       await restarting;
-      dbg("await restarting;"); // DEBUG-TEMP
       await scheduler.stop();
-      dbg("await scheduler.stop();"); // DEBUG-TEMP
       await current.sweeper.stop();
-      dbg("await current.sweeper.stop();"); // DEBUG-TEMP
       const { id, worker, heartbeat, ended } = current;
       if (!ended) {
         try {
@@ -134,11 +128,9 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
           await heartbeat.halt();
           throw error;
         }
-        dbg("worker stopped"); // DEBUG-TEMP
         // A stopped pool holds nothing; this also covers one that gave up while being stopped.
         await releaseJobs(runtime.db.knex, id);
         await heartbeat.stop();
-        dbg("heartbeat stopped"); // DEBUG-TEMP
         return;
       }
       await heartbeat.halt();

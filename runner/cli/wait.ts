@@ -6,7 +6,7 @@ import type { Io, Runtime } from "./runtime.ts";
 
 /** Shows progress until the action ends; non-zero unless it completed. */
 export async function waitFor(runtime: Runtime, action: ActionRow, io: Io): Promise<number> {
-  if ((await liveRunners(runtime.db.knex)) === 0) {
+  if ((await liveRunners(runtime.db.knex, runtime.config.worker.deadAfterMs)) === 0) {
     io.err("warning: no runner process is alive; the action waits until one starts (`bulkrun start` or `bulkrun worker`)");
   }
   let lastPrinted = 0;

@@ -95,7 +95,9 @@ export async function recoverDeadRunners(db: Knex, self: string, deadAfterMs: nu
 
 /**
  * Declares dead a runner of this process whose worker pool stopped by itself, and releases the
- * jobs it still holds (say, one it could not mark completed). Its tasks have all ended by then.
+ * jobs it still holds (say, one it could not mark completed). Its tasks have ended by then, or
+ * run past the grace period: a chunk one of them still applies keeps its row lock, so a new run
+ * waits for it.
  */
 export async function releaseStoppedPool(db: Knex, id: string): Promise<number> {
   return db.transaction(async (trx) => (await release(trx, [id], id)).get(id) ?? 0);
