@@ -33,7 +33,12 @@ export interface OpenOptions {
 
 /** Connects to DATABASE_URL, or to the embedded Postgres (starting it when needed). */
 export async function openDatabase(config: ResolvedConfig, options: OpenOptions = {}): Promise<Database> {
-  const log = options.log ?? (() => {});
+  let closing = false;
+  const report = options.log ?? (() => {});
+  // Connections still draining when we stop our own embedded server are expected to drop.
+  const log = (line: string) => {
+    if (!closing) report(line);
+  };
   const embedded = config.database.url ? undefined : await startEmbedded(config.database.dataDir, log);
   const url = config.database.url ?? embedded!.url;
   const size = options.poolSize ?? 10;
@@ -52,6 +57,7 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
     knex,
     pool,
     async close() {
+      closing = true;
       await knex.destroy();
       await pool.end();
       await embedded?.stop();
