@@ -7,5 +7,7 @@ import usersUpdate from "./plugins/users-update/index.ts";
 export default defineConfig({
   plugins: [usersImport, usersUpdate, usersDelete, usersAnonymize],
   worker: { concurrency: 2 },
-  chunkSize: 5000,
+  chunkSize: 10_000,
+  // Every new account may apply 10 000 rows a minute unless it is created with its own limit.
+  accounts: { defaultRateLimitPerMinute: 10_000 },
 });

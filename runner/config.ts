@@ -62,6 +62,14 @@ export interface BulkrunConfig {
    * @default 60000
    */
   rateLimitWindowMs?: number;
+  accounts?: {
+    /**
+     * The rate limit a new account gets unless it is created with one (or `--unlimited`), in
+     * rows per minute; null is unlimited.
+     * @default null
+     */
+    defaultRateLimitPerMinute?: number | null;
+  };
   /** Delivery of the webhooks sent when an action ends. */
   webhooks?: {
     /**
@@ -133,6 +141,7 @@ export interface ResolvedConfig {
   };
   readonly chunkSize: number;
   readonly rateLimitWindowMs: number;
+  readonly accounts: { readonly defaultRateLimitPerMinute: number | null };
   readonly webhooks: { readonly timeoutMs: number; readonly backoffMs: number; readonly attempts: number };
   readonly sources: { readonly urlTimeoutMs: number; readonly urlAttempts: number; readonly urlRetryDelayMs: number };
   readonly api: { readonly port: number; readonly host: string; readonly maxUploadBytes: number };
@@ -196,6 +205,12 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
       ...liveness(worker, env),
     }),
     chunkSize: integer("chunkSize (BULKRUN_CHUNK_SIZE)", env.BULKRUN_CHUNK_SIZE ?? config.chunkSize, 5000, 1, 100_000),
+    accounts: Object.freeze({
+      defaultRateLimitPerMinute:
+        config.accounts?.defaultRateLimitPerMinute == null
+          ? null
+          : integer("accounts.defaultRateLimitPerMinute", config.accounts.defaultRateLimitPerMinute, 0, 1, 1_000_000_000),
+    }),
     rateLimitWindowMs: integer(
       "rateLimitWindowMs (BULKRUN_RATE_LIMIT_WINDOW_MS)",
       env.BULKRUN_RATE_LIMIT_WINDOW_MS ?? config.rateLimitWindowMs,

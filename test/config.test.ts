@@ -8,7 +8,7 @@ describe("configuration", () => {
   test("the project's runner.config.ts loads with its plugins and defaults", async () => {
     const config = await loadConfig({});
     assert.deepEqual([...config.plugins.keys()], ["users.import", "users.update", "users.delete", "users.anonymize"]);
-    assert.equal(config.chunkSize, 5000);
+    assert.equal(config.chunkSize, 10_000);
     assert.equal(config.database.url, undefined);
     assert.match(config.database.dataDir, /\.bulkrun\/pgdata$/);
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.worker));

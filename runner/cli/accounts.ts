@@ -7,17 +7,18 @@ import type { Command } from "./command.ts";
 import { withRuntime, type Io } from "./runtime.ts";
 
 const USAGE =
-  "bulkrun accounts create <name> [--rate-limit ROWS_PER_MIN] [--webhook-url URL] | bulkrun accounts webhook <account> --url URL [--secret S] | bulkrun accounts webhook <account> --clear | bulkrun accounts ls";
+  "bulkrun accounts create <name> [--rate-limit ROWS_PER_MIN | --unlimited] [--webhook-url URL] | bulkrun accounts webhook <account> --url URL [--secret S] | bulkrun accounts webhook <account> --clear | bulkrun accounts ls";
 
 export const accounts: Command = {
   name: "accounts",
   summary: "create and list accounts (tenants), set their webhooks",
-  usage: "bulkrun accounts create <name> [--rate-limit N] [--webhook-url URL] | webhook <account> --url URL [--secret S] | --clear | ls",
+  usage: "bulkrun accounts create <name> [--rate-limit N | --unlimited] [--webhook-url URL] | webhook <account> --url URL [--secret S] | --clear | ls",
   async run(argv, io) {
     const { values, positionals } = parseFlags(
       argv,
       {
         "rate-limit": { type: "string" },
+        unlimited: { type: "boolean" },
         "webhook-url": { type: "string" },
         url: { type: "string" },
         secret: { type: "string" },
@@ -27,11 +28,13 @@ export const accounts: Command = {
     );
     const [verb, name] = positionals;
     if (verb === "create" && name && positionals.length === 2) {
-      const rate = intFlag("rate-limit", values["rate-limit"], 1, 1_000_000_000) ?? null;
+      const rate = intFlag("rate-limit", values["rate-limit"], 1, 1_000_000_000);
+      if (rate !== undefined && values.unlimited) throw new BulkrunError("BULKRUN_ERR_USAGE", "give --rate-limit N or --unlimited, not both");
       const webhookUrl = values["webhook-url"] === undefined ? undefined : checkWebhookUrl(values["webhook-url"]);
-      return withRuntime(io, async ({ db }) => {
-        const account = await createAccount(db.knex, name, rate);
-        io.out(`created account ${account.name} (id ${account.id})`);
+      return withRuntime(io, async ({ db, config }) => {
+        const limit = values.unlimited ? null : (rate ?? config.accounts.defaultRateLimitPerMinute);
+        const account = await createAccount(db.knex, name, limit);
+        io.out(`created account ${account.name} (id ${account.id}, ${limit === null ? "no rate limit" : `at most ${limit} rows per minute`})`);
         if (webhookUrl) showWebhook(io, account.name, webhookUrl, await setAccountWebhook(db.knex, account.id, webhookUrl));
         return 0;
       });

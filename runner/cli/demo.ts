@@ -26,7 +26,7 @@ export const demo: Command = {
       await mkdir(dirname(file), { recursive: true });
       const seeded = await writeSeedCsv(file, { rows, duplicates: 2, invalid: 1 });
       io.err(`wrote ${file}: ${count(seeded.rows)} users, ${count(seeded.duplicates)} repeated emails, ${count(seeded.invalid)} invalid rows`);
-      const account = (await listAccounts(runtime.db.knex)).find((a) => a.name === "demo") ?? (await createAccount(runtime.db.knex, "demo"));
+      const account = (await listAccounts(runtime.db.knex)).find((a) => a.name === "demo") ?? (await createAccount(runtime.db.knex, "demo", null));
       const served = await serve(runtime, ["worker"], io);
       try {
         const action = await submitFile(runtime, { accountId: account.id, type: "users.import" }, createReadStream(file), "demo-users.csv");

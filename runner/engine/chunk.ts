@@ -25,6 +25,10 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
   const started = performance.now();
   let pluginMs = 0;
   const committed = await ctx.db.knex.transaction(async (trx) => {
+    // The commit need not wait for its WAL flush: Graphile Worker marks the job done afterwards in
+    // a synchronous commit, which flushes the WAL up to and past this one. A crash before that
+    // loses both, and the job runs the (rolled back) chunk again.
+    await trx.raw("set local synchronous_commit = off");
     const chunk = await claimChunk(trx, chunkId, worker, attempt);
     if (!chunk) return undefined;
     const action = await findAction(trx, chunk.action_id);

@@ -7,6 +7,8 @@ import { byOptions, type AnyAction, type AnyOptions } from "../plugin.ts";
 import { BUCKETS, bucketOf } from "./bucket.ts";
 import { copyValue } from "./copy-text.ts";
 
+const ANALYZE_AFTER_ROWS = 50_000;
+
 /** What staging a source into the ledger found. */
 export interface IngestResult {
   rows: number;
@@ -137,6 +139,10 @@ export async function ingestRows(
       copyFrom("copy bulkrun.bulk_action_items (action_id, bucket, row_number, key, data, status, outcome, error) from stdin"),
     ),
   );
+  // After a large COPY the ledger's statistics are stale, and planning this action's chunks by
+  // hash bucket then walked the primary key with a random heap read per row (seconds per
+  // million rows). Fresh statistics give it a sequential scan; small stages are not worth it.
+  if (result.rows >= ANALYZE_AFTER_ROWS) await client.query("analyze bulkrun.bulk_action_items");
   return result;
 }
 

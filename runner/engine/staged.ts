@@ -34,9 +34,6 @@ export async function stageChunk(trx: Knex.Transaction, chunk: ChunkRange): Prom
       order by key collate "C", row_number desc`,
     range,
   );
-  // A fresh temporary table has no statistics: without them the planner may join it row by row
-  // (quadratic), both in the plugin's statement and in the ledger write.
-  await trx.raw(`analyze ${STAGED_TABLE}`);
   const duplicates = await trx.raw<{ rowCount: number }>(
     `update bulkrun.bulk_action_items i
         set status = 'skipped', outcome = 'duplicate_in_file',

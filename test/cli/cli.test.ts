@@ -176,14 +176,17 @@ describe("errors are one line on stderr with a stable code; --verbose adds the s
 
 describe("accounts", () => {
   test("create makes an account and ls lists it", async () => {
-    const created = await bulkrun("accounts", "create", "globex");
+    const created = await bulkrun("accounts", "create", "globex", "--unlimited");
     assert.equal(created.code, 0, created.stderr);
-    assert.match(created.stdout, /^created account globex \(id \d+\)\n$/);
+    assert.match(created.stdout, /^created account globex \(id \d+, no rate limit\)\n$/);
+    const standard = await bulkrun("accounts", "create", "hooli");
+    assert.match(standard.stdout, /^created account hooli \(id \d+, at most 10000 rows per minute\)\n$/);
     const listed = await bulkrun("accounts", "ls");
     assert.equal(listed.code, 0, listed.stderr);
     const table = lines(listed.stdout);
     assert.equal(table[0], "id\tname\trate limit (rows/min)\trows available now\tfull quota at\tcreated");
     assert.ok(table.some((row) => /^\d+\tglobex\tunlimited\t-\t-\t\d{4}-\d\d-\d\dT/.test(row)), listed.stdout);
+    assert.ok(table.some((row) => /^\d+\thooli\t10000\t10000\t\d{4}-/.test(row)), listed.stdout);
   });
 
   test("ls shows a rate-limited account's remaining quota and when it is full again", async () => {
