@@ -201,6 +201,9 @@ describe("accounts", () => {
     assert.ok(Number(available) < 100, `available ${available}`);
     const secondsToFull = (Date.parse(fullAt!) - Date.now()) / 1000;
     assert.ok(secondsToFull > 40 && secondsToFull <= 60, `full in ${secondsToFull} s`);
+    const action = await submitCsv(ctx, { accountId: rows[0].id }, "email\nq@example.com\n");
+    const shown = await bulkrun("status", String(action.id));
+    assert.match(shown.stdout, /^rate limit of its account: \d+ rows available now; full quota at \d{4}-\d\d-\d\dT/m);
   });
 
   test(
