@@ -19,7 +19,7 @@ import { start, worker } from "./start.ts";
 import { status } from "./status.ts";
 import { tokens } from "./tokens.ts";
 
-export const COMMANDS: Command[] = [
+const COMMANDS: Command[] = [
   start,
   worker,
   api,

@@ -33,7 +33,7 @@ export interface RuntimeOptions {
 }
 
 /** Loads the configuration, connects (starting the embedded Postgres if needed) and migrates. */
-export async function openRuntime(io: Io, options: RuntimeOptions = {}): Promise<Runtime> {
+async function openRuntime(io: Io, options: RuntimeOptions = {}): Promise<Runtime> {
   const config = await loadConfig();
   const log = (line: string) => io.err(line);
   const db = await openDatabase(config, { log, poolSize: config.worker.concurrency + 4 });

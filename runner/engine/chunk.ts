@@ -6,7 +6,7 @@ import { finishIfDone } from "./finalize.ts";
 import { emptyCounts, writeLedger, type LedgerEntry } from "./ledger.ts";
 import { actionOptions } from "./options.ts";
 import { pluginFor } from "./prepare.ts";
-import { takeTokens } from "./rate-limit.ts";
+import { takeChunkTokens } from "./rate-limit.ts";
 import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
 
 /** What became of a chunk job: applied (or nothing left to do), or to run again later. */
@@ -20,7 +20,7 @@ export type ChunkRun = { retryInSeconds: number } | undefined;
  * asks to run again when the tokens are there.
  */
 export async function runChunk(ctx: EngineContext, chunkId: number, worker: string, attempt: number): Promise<ChunkRun> {
-  const waiting = await tokensWait(ctx, chunkId);
+  const waiting = await takeChunkTokens(ctx.db.knex, chunkId, ctx.config.rateLimitWindowMs);
   if (waiting > 0) return { retryInSeconds: waiting };
   const started = performance.now();
   let pluginMs = 0;
@@ -67,16 +67,6 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
   });
   if (committed.status) ctx.events.emit("action:finished", { actionId: committed.actionId, status: committed.status });
   return undefined;
-}
-
-/** Seconds until the chunk's account has the tokens for it; 0 for a chunk with nothing to do. */
-async function tokensWait(ctx: EngineContext, chunkId: number): Promise<number> {
-  const { rows } = await ctx.db.knex.raw<{ rows: { account_id: number; rows: number }[] }>(
-    `select a.account_id, c.rows from bulkrun.bulk_action_chunks c join bulkrun.bulk_actions a on a.id = c.action_id
-      where c.id = ? and c.status = 'pending' and a.status = 'running' and not a.dry_run`,
-    [chunkId],
-  );
-  return rows[0] ? takeTokens(ctx.db.knex, rows[0].account_id, rows[0].rows, ctx.config.rateLimitWindowMs) : 0;
 }
 
 /**

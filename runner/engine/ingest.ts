@@ -37,7 +37,7 @@ export function csvInput(plugin: AnyAction) {
  * (or, for a plugin that rejects them, an unknown one) fails the whole action here, before any
  * row is staged.
  */
-export function mapHeader(plugin: AnyAction, header: string[], options: AnyOptions): ColumnMap {
+function mapHeader(plugin: AnyAction, header: string[], options: AnyOptions): ColumnMap {
   const csv = csvInput(plugin);
   const columns = byOptions(csv.columns, options);
   const required = byOptions(csv.required, options);
