@@ -6,4 +6,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// The command is done: leave even if a stuck connection would keep the event loop alive, once
+// what it printed has been written.
+process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));

@@ -31,6 +31,8 @@ export interface OpenOptions {
   poolSize?: number;
 }
 
+const CLOSE_WAIT_MS = 5000;
+
 /** Connects to DATABASE_URL, or to the embedded Postgres (starting it when needed). */
 export async function openDatabase(config: ResolvedConfig, options: OpenOptions = {}): Promise<Database> {
   let closing = false;
@@ -59,7 +61,9 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
     async close() {
       closing = true;
       await knex.destroy();
-      await pool.end();
+      // pool.end() waits for every checked-out client; one held by a worker pool that gave up
+      // (Graphile Worker 0.18 can leave its shutdown hanging) must not keep the process alive.
+      await Promise.race([pool.end(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
       await embedded?.stop();
     },
   };
