@@ -38,7 +38,7 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     createPostgresUser: true,
     initdbFlags: ["--encoding=UTF8", "--no-sync"],
     // Bulk loads want room for WAL between checkpoints, and a ledger that stays in shared buffers
-    // (chunks read their rows by hash range, scattered over the table). fsync stays on.
+    // while its rows are staged, de-duplicated and then read again by the chunks. fsync stays on.
     postgresFlags: [
       "-c", "max_wal_size=4GB",
       "-c", "shared_buffers=1GB",

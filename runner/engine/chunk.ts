@@ -36,8 +36,7 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
     const plugin = pluginFor(ctx, action.type);
     const staged = await stageChunk(trx, chunk);
     const counts = emptyCounts();
-    counts.processed = counts.skipped = staged.duplicates;
-    if (staged.rows > 0) {
+    if (staged > 0) {
       const pluginStarted = performance.now();
       const context = {
         db: trx,
@@ -48,7 +47,7 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
       };
       const outcomes = action.dry_run ? await evaluate(trx, () => plugin.processChunk(context)) : await plugin.processChunk(context);
       pluginMs = performance.now() - pluginStarted;
-      await writeLedger(trx, chunk, ledgerEntries(plugin, staged.rows, outcomes), counts);
+      await writeLedger(trx, chunk, ledgerEntries(plugin, staged, outcomes), counts);
     }
     await trx.raw(
       "update bulkrun.bulk_action_chunks set status = 'done', finished_at = now(), duration_ms = ? where id = ?",
@@ -88,7 +87,7 @@ async function evaluate(trx: Knex.Transaction, apply: () => Promise<RowOutcome<s
 async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<(ChunkRange & { id: number }) | undefined> {
   const { rows } = await trx.raw<{ rows: (ChunkRange & { id: number })[] }>(
     `update bulkrun.bulk_action_chunks set attempts = ?, started_at = now(), worker = ?
-      where id = ? and status = 'pending' returning id, action_id, bucket_from, bucket_to`,
+      where id = ? and status = 'pending' returning id, action_id, row_from, row_to`,
     [attempt, worker, chunkId],
   );
   return rows[0];

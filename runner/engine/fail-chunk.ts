@@ -8,17 +8,17 @@ import { finishIfDone } from "./finalize.ts";
 export async function failChunk(ctx: EngineContext, chunkId: number, error: Error, attempts: number): Promise<void> {
   const message = `chunk ${chunkId} failed on every attempt: ${error.message}`;
   const finished = await ctx.db.knex.transaction(async (trx) => {
-    const { rows } = await trx.raw<{ rows: { action_id: number; bucket_from: number; bucket_to: number }[] }>(
+    const { rows } = await trx.raw<{ rows: { action_id: number; row_from: number; row_to: number }[] }>(
       `update bulkrun.bulk_action_chunks set status = 'failed', error = ?, attempts = ?, finished_at = now()
-        where id = ? and status = 'pending' returning action_id, bucket_from, bucket_to`,
+        where id = ? and status = 'pending' returning action_id, row_from, row_to`,
       [message, attempts, chunkId],
     );
     const chunk = rows[0];
     if (!chunk) return undefined;
     const marked = await trx.raw<{ rowCount: number }>(
       `update bulkrun.bulk_action_items set status = 'failed', outcome = 'chunk_failed', error = ?
-        where action_id = ? and bucket between ? and ? and status = 'pending'`,
-      [message, chunk.action_id, chunk.bucket_from, chunk.bucket_to],
+        where action_id = ? and row_number between ? and ? and status = 'pending'`,
+      [message, chunk.action_id, chunk.row_from, chunk.row_to],
     );
     const failed = marked.rowCount;
     const status = await finishIfDone(trx, chunk.action_id, {

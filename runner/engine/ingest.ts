@@ -4,7 +4,6 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { BulkrunError } from "../errors.ts";
 import { byOptions, type AnyAction, type AnyOptions } from "../plugin.ts";
-import { BUCKETS, bucketOf } from "./bucket.ts";
 import { copyValue } from "./copy-text.ts";
 
 const ANALYZE_AFTER_ROWS = 50_000;
@@ -94,8 +93,8 @@ function listColumns(header: string[], indexes: number[]): string {
 }
 
 /**
- * Validates every row with the plugin and COPYs it into the ledger: good rows as `pending` with
- * their hash bucket, bad rows at once as `failed` with the reason. Runs inside the caller's
+ * Validates every row with the plugin and COPYs it into the ledger in source order: good rows as
+ * `pending`, bad rows at once as `failed` with the reason. Runs inside the caller's
  * transaction so a source is staged whole or not at all.
  */
 export async function ingestRows(
@@ -124,9 +123,9 @@ export async function ingestRows(
         const parsed = problem ? { error: problem } : parse(record, options);
         if ("error" in parsed) {
           result.invalid++;
-          text += `${prefix}${row % BUCKETS}\t${row}\t\\N\t${copyValue(safeJson(record))}\tfailed\tinvalid\t${copyValue(parsed.error)}\n`;
+          text += `${prefix}${row}\t\\N\t${copyValue(safeJson(record))}\tfailed\tinvalid\t${copyValue(parsed.error)}\n`;
         } else {
-          text += `${prefix}${bucketOf(parsed.key)}\t${row}\t${copyValue(parsed.key)}\t${copyValue(JSON.stringify(parsed.data))}\tpending\t\\N\t\\N\n`;
+          text += `${prefix}${row}\t${copyValue(parsed.key)}\t${copyValue(JSON.stringify(parsed.data))}\tpending\t\\N\t\\N\n`;
         }
       }
       yield text;
@@ -136,12 +135,12 @@ export async function ingestRows(
   await pipeline(
     Readable.from(lines()),
     client.query(
-      copyFrom("copy bulkrun.bulk_action_items (action_id, bucket, row_number, key, data, status, outcome, error) from stdin"),
+      copyFrom("copy bulkrun.bulk_action_items (action_id, row_number, key, data, status, outcome, error) from stdin"),
     ),
   );
-  // After a large COPY the ledger's statistics are stale, and planning this action's chunks by
-  // hash bucket then walked the primary key with a random heap read per row (seconds per
-  // million rows). Fresh statistics give it a sequential scan; small stages are not worth it.
+  // After a large COPY the ledger's statistics are stale: the planner takes the action for a few
+  // rows and settles its duplicates and plans its chunks with nested loops and random heap reads
+  // (seconds per million rows). Fresh statistics give sequential scans; small stages need none.
   if (result.rows >= ANALYZE_AFTER_ROWS) await client.query("analyze bulkrun.bulk_action_items");
   return result;
 }

@@ -1,7 +1,7 @@
 import type { Knex } from "knex";
 import { arrayParam } from "../db/array-param.ts";
 import type { OutcomeKind } from "../plugin.ts";
-import { STAGED_TABLE, type ChunkRange } from "./staged.ts";
+import type { ChunkRange } from "./staged.ts";
 
 /** The final word on one staged row. */
 export interface LedgerEntry {
@@ -27,26 +27,18 @@ const ITEM_STATUS: Record<OutcomeKind, string> = {
   failed: "failed",
 };
 
-/**
- * Writes the outcomes of the chunk's staged rows into the ledger in one statement (the staged
- * table supplies each row's bucket) and adds them to `counts`.
- */
+/** Writes the outcomes of the chunk's rows into the ledger in one statement and adds them to `counts`. */
 export async function writeLedger(trx: Knex.Transaction, chunk: ChunkRange, entries: LedgerEntry[], counts: Counts): Promise<void> {
   if (entries.length === 0) return;
   counts.processed += entries.length;
   for (const entry of entries) counts[entry.kind]++;
-  // Outcomes meet their staged rows first (each row's bucket), then the ledger by primary key.
-  // Joined in one step, the planner misjudged the three-way join as one row and rescanned the
-  // outcomes for every ledger row: quadratic, seconds per chunk.
+  // The row range lets the planner walk the primary key over the chunk's stretch of the ledger
+  // whatever it guesses about the outcomes.
   await trx.raw(
-    `with outcome as materialized (
-       select s.bucket, u.*
-         from unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::bigint[]) as u(row_number, status, outcome, error, entity_id)
-         join ${STAGED_TABLE} s using (row_number))
-     update bulkrun.bulk_action_items i
+    `update bulkrun.bulk_action_items i
         set status = o.status, outcome = o.outcome, error = o.error, entity_id = o.entity_id
-       from outcome o
-      where i.action_id = ? and i.bucket between ? and ? and i.bucket = o.bucket and i.row_number = o.row_number`,
+       from unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::bigint[]) as o(row_number, status, outcome, error, entity_id)
+      where i.action_id = ? and i.row_number between ? and ? and i.row_number = o.row_number`,
     [
       entries.map((e) => e.row),
       entries.map((e) => ITEM_STATUS[e.kind]),
@@ -54,8 +46,8 @@ export async function writeLedger(trx: Knex.Transaction, chunk: ChunkRange, entr
       arrayParam(entries.map((e) => e.error)),
       arrayParam(entries.map((e) => e.entityId)),
       chunk.action_id,
-      chunk.bucket_from,
-      chunk.bucket_to,
+      chunk.row_from,
+      chunk.row_to,
     ],
   );
 }

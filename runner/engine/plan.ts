@@ -1,33 +1,23 @@
 import type pg from "pg";
 
-/** A range of hash buckets holding about `rows` pending rows. */
+/** A range of row numbers holding `rows` pending rows. */
 export interface ChunkPlan {
   seq: number;
-  bucketFrom: number;
-  bucketTo: number;
+  rowFrom: number;
+  rowTo: number;
   rows: number;
 }
 
-/** Cuts the action's pending rows into chunks of about `chunkSize` rows along bucket lines. */
+/** Cuts the action's pending rows, in row order, into chunks of `chunkSize` rows (the last may be smaller). */
 export async function planChunks(client: pg.PoolClient, actionId: number, chunkSize: number): Promise<ChunkPlan[]> {
-  const { rows } = await client.query<{ bucket: number; n: number }>(
-    `select bucket, count(*)::int as n from bulkrun.bulk_action_items
-      where action_id = $1 and status = 'pending' group by bucket order by bucket`,
-    [actionId],
+  const { rows } = await client.query<ChunkPlan>(
+    `select seq::int + 1 as "seq", min(row_number) as "rowFrom", max(row_number) as "rowTo", count(*)::int as "rows"
+       from (select row_number, (row_number() over (order by row_number) - 1) / $2 as seq
+               from bulkrun.bulk_action_items where action_id = $1 and status = 'pending') pending
+      group by seq order by seq`,
+    [actionId, chunkSize],
   );
-  const chunks: ChunkPlan[] = [];
-  let current: ChunkPlan | undefined;
-  for (const { bucket, n } of rows) {
-    if (!current) current = { seq: chunks.length + 1, bucketFrom: bucket, bucketTo: bucket, rows: 0 };
-    current.bucketTo = bucket;
-    current.rows += n;
-    if (current.rows >= chunkSize) {
-      chunks.push(current);
-      current = undefined;
-    }
-  }
-  if (current) chunks.push(current);
-  return chunks;
+  return rows;
 }
 
 /**
@@ -43,7 +33,7 @@ export async function enqueueChunks(
   if (chunks.length === 0) return;
   await client.query(
     `with chunk as (
-       insert into bulkrun.bulk_action_chunks (action_id, seq, bucket_from, bucket_to, rows)
+       insert into bulkrun.bulk_action_chunks (action_id, seq, row_from, row_to, rows)
        select $1, * from unnest($2::int[], $3::int[], $4::int[], $5::int[])
        returning id, seq)
      select graphile_worker.add_job('bulkrun.chunk', json_build_object('chunkId', chunk.id),
@@ -53,8 +43,8 @@ export async function enqueueChunks(
     [
       actionId,
       chunks.map((c) => c.seq),
-      chunks.map((c) => c.bucketFrom),
-      chunks.map((c) => c.bucketTo),
+      chunks.map((c) => c.rowFrom),
+      chunks.map((c) => c.rowTo),
       chunks.map((c) => c.rows),
       maxAttempts,
     ],

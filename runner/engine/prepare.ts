@@ -7,6 +7,7 @@ import type { EngineContext } from "./context.ts";
 import type { CsvReader } from "./csv.ts";
 import { csvInput, ingestRows } from "./ingest.ts";
 import { actionOptions } from "./options.ts";
+import { markDuplicates } from "./duplicates.ts";
 import { enqueueChunks, planChunks } from "./plan.ts";
 import { snapshotFilter } from "./snapshot.ts";
 import { inlineReader, openUrl, parseSource } from "./source.ts";
@@ -82,12 +83,18 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
     if (reader) await stage(client, action.id, plugin, options, reader);
     if (source.kind === "copy") await copyItems(client, action.id, source.from, source.rows);
     if (source.kind === "filter") await snapshotFilter(client, ctx.db.knex, plugin, action, source.where);
+    // A filter matches each entity once; any other source may repeat a key.
+    else await markDuplicates(client, action.id);
     const chunkSize = action.chunk_size ?? ctx.config.chunkSize;
     const chunks = await planChunks(client, action.id, chunkSize);
     await enqueueChunks(client, action.id, chunks, ctx.config.worker.chunkAttempts);
+    // Invalid rows and duplicates have their outcome already; the chunks count the rest.
     const { rows } = await client.query<{ total: number; invalid: number }>(
-      `update bulkrun.bulk_actions a set total = c.total, failed = c.invalid, processed = c.invalid
-         from (select count(*)::bigint as total, count(*) filter (where status = 'failed')::bigint as invalid
+      `update bulkrun.bulk_actions a
+          set total = c.total, failed = c.invalid, skipped = c.duplicates, processed = c.invalid + c.duplicates
+         from (select count(*)::bigint as total,
+                      count(*) filter (where status = 'failed')::bigint as invalid,
+                      count(*) filter (where status = 'skipped')::bigint as duplicates
                  from bulkrun.bulk_action_items where action_id = $1) c
         where a.id = $1 returning a.total, a.failed as invalid`,
       [action.id],
@@ -112,8 +119,8 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
  */
 async function copyItems(client: pg.PoolClient, actionId: number, from: number, rows: "all" | "failed"): Promise<void> {
   await client.query(
-    `insert into bulkrun.bulk_action_items (action_id, bucket, row_number, key, data, status, outcome, error)
-     select $1, bucket, row_number, key, data,
+    `insert into bulkrun.bulk_action_items (action_id, row_number, key, data, status, outcome, error)
+     select $1, row_number, key, data,
             case when key is null then 'failed' else 'pending' end,
             case when key is null then 'invalid' end,
             case when key is null then error end

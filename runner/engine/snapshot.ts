@@ -2,7 +2,6 @@ import type { Knex } from "knex";
 import type pg from "pg";
 import { BulkrunError } from "../errors.ts";
 import type { AnyAction } from "../plugin.ts";
-import { BUCKETS } from "./bucket.ts";
 import { applyFilter, parseFilter } from "./filter.ts";
 
 /**
@@ -22,8 +21,8 @@ export async function snapshotFilter(
   const matching = applyFilter(plugin.filter.table(knex, action.account_id), parseFilter(where, plugin.filter.fields), plugin.filter.fields);
   const { sql, bindings } = knex
     .raw(
-      `insert into bulkrun.bulk_action_items (action_id, bucket, row_number, key, data)
-       select ?, hashtext(m.id::text) & ${BUCKETS - 1}, row_number() over (order by m.id), m.id::text, jsonb_build_object('id', m.id)
+      `insert into bulkrun.bulk_action_items (action_id, row_number, key, data)
+       select ?, row_number() over (order by m.id), m.id::text, jsonb_build_object('id', m.id)
          from (?) m`,
       [action.id, matching],
     )

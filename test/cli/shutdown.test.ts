@@ -97,7 +97,7 @@ test("a chunk still running when the grace period ends is rolled back, its job r
     const { rows } = await ctx.db.knex.raw<{ rows: { status: string; pending: number }[] }>(
       `select c.status, count(*) filter (where i.status = 'pending')::int as pending
          from bulkrun.bulk_action_chunks c
-         join bulkrun.bulk_action_items i on i.action_id = c.action_id and i.bucket between c.bucket_from and c.bucket_to
+         join bulkrun.bulk_action_items i on i.action_id = c.action_id and i.row_number between c.row_from and c.row_to
         where c.action_id = ? and c.status <> 'done' group by c.id, c.status`,
       [action.id],
     );

@@ -90,15 +90,15 @@ export async function backendsOf(ctx: TestRuntime, pid: number) {
 
 /**
  * Every chunk is all or nothing: a done chunk has no pending row left, a pending one has none
- * applied; and the ledger's applied rows are exactly the users in the table.
+ * applied (duplicates in its range were skipped when the action was prepared); and the ledger's applied rows are exactly the users in the table.
  */
 export async function assertNoChunkHalfApplied(ctx: TestRuntime, actionId: number, accountId: number): Promise<void> {
   const { rows } = await ctx.db.knex.raw<{ rows: { id: number; status: string; pending: number; decided: number }[] }>(
     `select c.id, c.status,
             count(*) filter (where i.status = 'pending')::int as pending,
-            count(*) filter (where i.status in ('succeeded', 'skipped'))::int as decided
+            count(*) filter (where i.status = 'succeeded' or i.outcome is distinct from 'duplicate_in_file' and i.status = 'skipped')::int as decided
        from bulkrun.bulk_action_chunks c
-       join bulkrun.bulk_action_items i on i.action_id = c.action_id and i.bucket between c.bucket_from and c.bucket_to
+       join bulkrun.bulk_action_items i on i.action_id = c.action_id and i.row_number between c.row_from and c.row_to
       where c.action_id = ?
       group by c.id, c.status`,
     [actionId],
