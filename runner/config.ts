@@ -106,6 +106,22 @@ export interface BulkrunConfig {
      */
     maxUploadBytes?: number;
   };
+  /** The terminal dashboard (`bulkrun tui`, and `bulkrun start` on a terminal). */
+  dashboard?: {
+    /**
+     * The API the dashboard watches. Env: BULKRUN_API_URL.
+     * @default "http://<api.host>:<api.port>"
+     */
+    url?: string;
+    /** The API token it sends; an admin token shows every account and the runners. Env: BULKRUN_TOKEN. */
+    token?: string;
+    /**
+     * How often it asks the API for the whole picture, in ms; changes of actions arrive between
+     * (subscription) and are drawn at most ten times a second.
+     * @default 2000
+     */
+    refreshMs?: number;
+  };
   /** Fetching URL sources (`{"url": ...}`). */
   sources?: {
     /**
@@ -145,6 +161,13 @@ export interface ResolvedConfig {
   readonly webhooks: { readonly timeoutMs: number; readonly backoffMs: number; readonly attempts: number };
   readonly sources: { readonly urlTimeoutMs: number; readonly urlAttempts: number; readonly urlRetryDelayMs: number };
   readonly api: { readonly port: number; readonly host: string; readonly maxUploadBytes: number };
+  readonly dashboard: {
+    readonly url: string;
+    readonly token: string | undefined;
+    readonly refreshMs: number;
+    /** False when NO_COLOR is set (https://no-color.org). */
+    readonly color: boolean;
+  };
 }
 
 /** Types runner.config.ts. */
@@ -176,8 +199,11 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
   }
   const plugins = new Map<string, AnyAction>();
   for (const plugin of config.plugins) {
-    if (!plugin || typeof plugin.name !== "string" || typeof plugin.processChunk !== "function") {
+    if (!plugin || typeof plugin.name !== "string") {
       throw new BulkrunError("BULKRUN_ERR_CONFIG", "every entry of `plugins` must be made by defineAction({...})");
+    }
+    if ((typeof plugin.processChunk === "function") === (typeof plugin.chunkQuery === "function")) {
+      throw new BulkrunError("BULKRUN_ERR_CONFIG", `plugin \`${plugin.name}\` must define exactly one of processChunk and chunkQuery`);
     }
     if (plugins.has(plugin.name)) {
       throw new BulkrunError("BULKRUN_ERR_CONFIG", `two plugins are named \`${plugin.name}\`; action type names must be unique`);
@@ -185,6 +211,17 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
     plugins.set(plugin.name, plugin);
   }
   const worker = config.worker ?? {};
+  const api = Object.freeze({
+    port: integer("api.port (BULKRUN_API_PORT)", env.BULKRUN_API_PORT ?? config.api?.port, 4000, 0, 65_535),
+    host: env.BULKRUN_API_HOST || config.api?.host || "127.0.0.1",
+    maxUploadBytes: integer(
+      "api.maxUploadBytes (BULKRUN_API_MAX_UPLOAD_BYTES)",
+      env.BULKRUN_API_MAX_UPLOAD_BYTES ?? config.api?.maxUploadBytes,
+      1_073_741_824,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
+  });
   return Object.freeze({
     plugins,
     database: Object.freeze({
@@ -228,16 +265,13 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
       urlAttempts: integer("sources.urlAttempts", config.sources?.urlAttempts, 5, 1, 25),
       urlRetryDelayMs: integer("sources.urlRetryDelayMs", config.sources?.urlRetryDelayMs, 2000, 0, 3_600_000),
     }),
-    api: Object.freeze({
-      port: integer("api.port (BULKRUN_API_PORT)", env.BULKRUN_API_PORT ?? config.api?.port, 4000, 0, 65_535),
-      host: env.BULKRUN_API_HOST || config.api?.host || "127.0.0.1",
-      maxUploadBytes: integer(
-        "api.maxUploadBytes (BULKRUN_API_MAX_UPLOAD_BYTES)",
-        env.BULKRUN_API_MAX_UPLOAD_BYTES ?? config.api?.maxUploadBytes,
-        1_073_741_824,
-        1,
-        Number.MAX_SAFE_INTEGER,
-      ),
+    api,
+    dashboard: Object.freeze({
+      url: env.BULKRUN_API_URL || config.dashboard?.url || `http://${api.host.includes(":") ? `[${api.host}]` : api.host}:${api.port}`,
+      token: env.BULKRUN_TOKEN || config.dashboard?.token,
+      refreshMs: integer("dashboard.refreshMs", config.dashboard?.refreshMs, 2000, 100, 600_000),
+      // Any value but the empty string turns colour off, as the convention says.
+      color: !env.NO_COLOR,
     }),
   });
 }

@@ -29,6 +29,7 @@ export const ErrorCodes = {
   BULKRUN_ERR_UNKNOWN_TOKEN: "the API token does not exist",
   BULKRUN_ERR_UNAUTHORIZED: "the API request has no valid token, or its token may not do this",
   BULKRUN_ERR_UPLOAD: "the uploaded file was refused (size, content type or parameters)",
+  BULKRUN_ERR_API_UNREACHABLE: "the dashboard cannot reach the API",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -30,12 +30,21 @@ export function websocketAuthorization(params: IncomingHttpHeaders | undefined, 
   return params?.authorization ?? upgrade?.authorization;
 }
 
+/** The runner's settings that the API's SQL functions read: the rate-limit window, and when a silent runner is dead. */
+export interface RequestTimings {
+  rateLimitWindowMs: number;
+  deadAfterMs: number;
+}
+
 /**
  * What a request's queries run as: the role, and the account that row-level security lets it
  * see. A request without a token runs as an account role with no account: it sees no rows.
  */
-export function pgSettingsFor(principal: RequestPrincipal, rateLimitWindowMs: number): Record<string, string> {
-  const window = { "bulkrun.rate_window_seconds": String(rateLimitWindowMs / 1000) };
+export function pgSettingsFor(principal: RequestPrincipal, timings: RequestTimings): Record<string, string> {
+  const window = {
+    "bulkrun.rate_window_seconds": String(timings.rateLimitWindowMs / 1000),
+    "bulkrun.dead_after_seconds": String(timings.deadAfterMs / 1000),
+  };
   if (principal?.kind === "admin") return { role: "bulkrun_admin", ...window };
   if (principal?.kind === "account") return { role: "bulkrun_account", "bulkrun.account_id": String(principal.accountId), ...window };
   return { role: "bulkrun_account", ...window };

@@ -55,7 +55,7 @@ export function apiPreset(options: ApiPresetOptions): GraphileConfig.Preset {
       async context(requestContext) {
         const principal = await options.principal(requestContext);
         return {
-          pgSettings: pgSettingsFor(principal, config.rateLimitWindowMs),
+          pgSettings: pgSettingsFor(principal, { rateLimitWindowMs: config.rateLimitWindowMs, deadAfterMs: config.worker.deadAfterMs }),
           bulkrunActionChanges: actionChanges(options.listener as GrafastSubscriber<Record<string, string>>, principal),
         };
       },

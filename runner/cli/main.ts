@@ -18,6 +18,7 @@ import { seed } from "./seed.ts";
 import { start, worker } from "./start.ts";
 import { status } from "./status.ts";
 import { tokens } from "./tokens.ts";
+import { tui } from "./tui.ts";
 
 const COMMANDS: Command[] = [
   start,
@@ -32,6 +33,7 @@ const COMMANDS: Command[] = [
   anonymize,
   status,
   logs,
+  tui,
   pause,
   resume,
   cancel,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
+import { recordCapacity } from "../engine/capacity.ts";
 import { startHeartbeat, type Heartbeat } from "../engine/heartbeat.ts";
 import { releaseJobs, releaseStoppedPool, startSweeper, type Sweeper } from "../engine/recovery.ts";
 import { loadApi } from "../api/load.ts";
@@ -14,6 +15,8 @@ import type { Io, Runtime } from "./runtime.ts";
 export interface Served {
   /** The current worker pool's id (a new one after a restart). */
   readonly poolId: string;
+  /** The API's base address, when this process serves it. */
+  readonly apiUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,6 +42,10 @@ async function startPool(runtime: Runtime, roles: string[]): Promise<PoolRun> {
   const { heartbeatMs, deadAfterMs } = runtime.config.worker;
   try {
     const heartbeat = await startHeartbeat(runtime.db.knex, id, roles, { intervalMs: heartbeatMs, log: runtime.log });
+    // Only shown by the dashboard: not worth failing a start over.
+    await recordCapacity(runtime.db.knex, id, runtime.config.worker.concurrency).catch((error: Error) =>
+      runtime.log(`recording the worker slots of runner ${id} failed: ${error.message}`),
+    );
     const sweeper = startSweeper(runtime.db.knex, { self: id, intervalMs: heartbeatMs, deadAfterMs, log: runtime.log });
     return { id, worker, heartbeat, sweeper, ended: false };
   } catch (error) {
@@ -114,6 +121,7 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
     get poolId() {
       return current.id;
     },
+    apiUrl: api?.url,
     async stop() {
       stopping.abort();
       await api?.stop();

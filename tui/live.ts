@@ -1,0 +1,78 @@
+import { createClient } from "graphql-ws";
+import type { ApiTarget } from "./client.ts";
+import type { ActionSummary } from "./model.ts";
+import { maybeNum, num } from "./values.ts";
+
+/** A bulk action's counters at the moment it changed, as the subscription pushes them. */
+export type ActionChange = Pick<
+  ActionSummary,
+  "id" | "status" | "total" | "processed" | "created" | "updated" | "deleted" | "skipped" | "failed" | "progress" | "rowsPerSecond"
+>;
+
+const SUBSCRIPTION = `subscription { bulkActionChanged {
+  id status total processed created updated deleted skipped failed progress rowsPerSecond
+} }`;
+
+/** Wait before subscribing again after the server ended or refused the subscription, in ms. */
+const RESUBSCRIBE_MS = 2000;
+
+/**
+ * Pushes every change of the actions the token may see, over graphql-ws. The connection is
+ * retried for as long as it runs; the periodic refresh stays the source of truth (and of errors),
+ * this only makes changes show sooner. Returns the function that stops it.
+ */
+export function watchChanges(target: ApiTarget, onChange: (change: ActionChange) => void): () => Promise<void> {
+  const client = createClient({
+    url: `${target.url.replace(/\/+$/, "").replace(/^http/, "ws")}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: target.token ? { authorization: `Bearer ${target.token}` } : {},
+    retryAttempts: Number.POSITIVE_INFINITY,
+    shouldRetry: () => true,
+    lazy: false,
+    onNonLazyError: () => {},
+  });
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe = () => {};
+  const again = () => {
+    if (stopped) return;
+    timer = setTimeout(subscribe, RESUBSCRIBE_MS);
+    timer.unref();
+  };
+  const subscribe = () => {
+    unsubscribe = client.subscribe<{ bulkActionChanged: Record<string, unknown> | null }>(
+      { query: SUBSCRIPTION },
+      {
+        next: ({ data }) => {
+          const raw = data?.bulkActionChanged;
+          if (raw) onChange(parse(raw));
+        },
+        error: again,
+        complete: again,
+      },
+    );
+  };
+  subscribe();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    unsubscribe();
+    await client.dispose();
+  };
+}
+
+function parse(raw: Record<string, unknown>): ActionChange {
+  return {
+    id: num(raw.id),
+    status: String(raw.status),
+    total: maybeNum(raw.total),
+    processed: num(raw.processed),
+    created: num(raw.created),
+    updated: num(raw.updated),
+    deleted: num(raw.deleted),
+    skipped: num(raw.skipped),
+    failed: num(raw.failed),
+    progress: maybeNum(raw.progress),
+    rowsPerSecond: maybeNum(raw.rowsPerSecond),
+  };
+}
