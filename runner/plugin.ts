@@ -36,11 +36,23 @@ export interface ChunkContext<Options> {
   actionId: number;
   options: Options;
   /**
-   * The table holding the chunk's rows, de-duplicated by key (the last row of the source wins):
-   * columns `row_number integer`, `key text`, `data jsonb` (what `parse` returned). Read it with
-   * set-based SQL, e.g. `select row_number, data->>'email' from ${staged}`.
+   * The chunk's rows, de-duplicated by key (the last row of the source wins): columns
+   * `row_number integer`, `key text`, `data jsonb` (what `parse` returned). Read it with
+   * set-based SQL, e.g. `select row_number, data->>'email' from ${staged}`. For `processChunk`
+   * it is a temporary table; for `chunkQuery` the name of a CTE of the chunk's statement, so only
+   * that statement can read it.
    */
   staged: string;
+}
+
+/**
+ * A chunk's work as SQL: CTEs (without the leading `with`), the last of them named `outcomes`,
+ * with one row per staged row: `row_number integer, outcome text, error text, entity_id bigint`.
+ */
+export interface OutcomeQuery {
+  sql: string;
+  /** Values for the `?` placeholders of `sql`, in order. */
+  bindings: readonly Knex.RawBinding[];
 }
 
 /** A parsed source row: its key and data, or why it is invalid. */
@@ -81,8 +93,8 @@ export interface FilterInput {
   table(db: Knex, accountId: number): Knex.QueryBuilder;
 }
 
-/** An action type: the one thing a plugin author writes. */
-export interface ActionDefinition<
+/** What every action type declares, however it applies its chunks. */
+export interface ActionBase<
   Schema extends OptionsSchema,
   Row,
   Outcomes extends Record<string, OutcomeKind>,
@@ -105,12 +117,36 @@ export interface ActionDefinition<
    * own, in order, once per database; e.g. `new URL("./sql", import.meta.url).pathname`.
    */
   migrations?: string;
-  /**
-   * Applies a chunk with set-based SQL over `staged` (one statement, not one per row) and reports
-   * every staged row exactly once. Throwing means the chunk crashed: it is retried whole.
-   */
-  processChunk(context: ChunkContext<InferOptions<Schema>>): Promise<RowOutcome<Extract<keyof Outcomes, string>>[]>;
 }
+
+/** How a plugin applies a chunk: one of two ways. Throwing means the chunk crashed: it is retried whole. */
+export type ChunkApply<Options, Outcome extends string> =
+  | {
+      /**
+       * Applies a chunk with set-based SQL over `staged` (one statement, not one per row) and
+       * reports every staged row exactly once. For work that is not all SQL (e.g. a call to
+       * another service), and the simplest to write.
+       */
+      processChunk(context: ChunkContext<Options>): Promise<RowOutcome<Outcome>[]>;
+      chunkQuery?: never;
+    }
+  | {
+      /**
+       * Returns the chunk's work as CTEs ending in `outcomes`; the engine runs them in one
+       * statement together with the ledger write, so no row travels to Node and back. The
+       * fastest way, for work that is all SQL. Outcome names cannot be checked by the compiler
+       * here: one the plugin does not declare crashes the chunk.
+       */
+      chunkQuery(context: ChunkContext<Options>): OutcomeQuery | Promise<OutcomeQuery>;
+      processChunk?: never;
+    };
+
+/** An action type: the one thing a plugin author writes. */
+export type ActionDefinition<
+  Schema extends OptionsSchema,
+  Row,
+  Outcomes extends Record<string, OutcomeKind>,
+> = ActionBase<Schema, Row, Outcomes> & ChunkApply<InferOptions<Schema>, Extract<keyof Outcomes, string>>;
 
 /** Any action type, as the engine holds them: rows and options are opaque to it. */
 export type AnyAction = ActionDefinition<any, any, Record<string, OutcomeKind>>;

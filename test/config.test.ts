@@ -33,6 +33,11 @@ describe("configuration", () => {
     assert.throws(() => resolveConfig({ plugins: [usersImport, usersImport] }), { message: /two plugins are named `users.import`/ });
     assert.throws(() => resolveConfig({ plugins: [{} as never] }), { message: /made by defineAction/ });
     assert.throws(() => resolveConfig({} as never), { code: "BULKRUN_ERR_CONFIG" });
+    const { chunkQuery: _, ...neither } = usersImport;
+    assert.throws(() => resolveConfig({ plugins: [neither as never] }), {
+      code: "BULKRUN_ERR_CONFIG",
+      message: "plugin `users.import` must define exactly one of processChunk and chunkQuery",
+    });
   });
 
   test("a missing config file is a clear error", async () => {

@@ -25,15 +25,5 @@ export default defineAction({
     required: ["email"],
     parse: (record) => parseContact(record),
   },
-  async processChunk({ db, staged, accountId, options }) {
-    const results = await upsertContacts(db, staged, accountId, options.on_conflict);
-    return results.map((r) => {
-      if (r.id === null) {
-        return options.on_conflict === "update"
-          ? { row: r.row_number, outcome: "unchanged" as const, error: "the user already has these values" }
-          : { row: r.row_number, outcome: "already_exists" as const, error: "a user with this email exists" };
-      }
-      return { row: r.row_number, outcome: r.inserted ? ("created" as const) : ("updated" as const), entityId: r.id };
-    });
-  },
+  chunkQuery: ({ staged, accountId, options }) => upsertContacts(staged, accountId, options.on_conflict),
 });

@@ -1,11 +1,4 @@
-import type { Knex } from "knex";
-
-/** Per staged row: the user it wrote, and whether the user was new. No id: nothing was written. */
-export interface UpsertResult {
-  row_number: number;
-  id: number | null;
-  inserted: boolean | null;
-}
+import type { OutcomeQuery } from "../../runner/plugin.ts";
 
 function input(staged: string): string {
   return `input as (
@@ -13,36 +6,42 @@ function input(staged: string): string {
 }
 
 /**
- * One statement per chunk. Existing users (same account, same lower(email)) get the new name and
- * phone, where given; a row that changes nothing is not written at all (no heap, index or WAL
- * writes), which makes re-imports cheap.
+ * Existing users (same account, same lower(email)) get the new name and phone, where given; a row
+ * that changes nothing is not written at all (no heap, index or WAL writes), which makes
+ * re-imports cheap.
  */
-const upsert = (staged: string) => `with ${input(staged)},
-written as (
-  insert into bulkrun.users as u (account_id, email, name, phone)
-  select ?, email, name, phone from input
-  on conflict (account_id, lower(email)) do update
+const UPSERT = `on conflict (account_id, lower(email)) do update
      set name = coalesce(excluded.name, u.name), phone = coalesce(excluded.phone, u.phone), updated_at = now()
-   where (u.name, u.phone) is distinct from (coalesce(excluded.name, u.name), coalesce(excluded.phone, u.phone))
-  returning u.id, lower(u.email) as key, xmax = 0 as inserted)
-select i.row_number, w.id, w.inserted from input i left join written w on w.key = lower(i.email)`;
+   where (u.name, u.phone) is distinct from (coalesce(excluded.name, u.name), coalesce(excluded.phone, u.phone))`;
 
-/** Inserts only the users that are new; existing ones are left alone. */
-const insertNew = (staged: string) => `with ${input(staged)},
-written as (
-  insert into bulkrun.users as u (account_id, email, name, phone)
-  select ?, email, name, phone from input
-  on conflict (account_id, lower(email)) do nothing
-  returning u.id, lower(u.email) as key, true as inserted)
-select i.row_number, w.id, w.inserted from input i left join written w on w.key = lower(i.email)`;
+/** With `skip`, existing users are left alone. */
+const INSERT_NEW = "on conflict (account_id, lower(email)) do nothing";
 
-export async function upsertContacts(
-  db: Knex.Transaction,
-  staged: string,
-  accountId: number,
-  onConflict: "update" | "skip",
-): Promise<UpsertResult[]> {
-  const sql = onConflict === "update" ? upsert(staged) : insertNew(staged);
-  const { rows } = await db.raw<{ rows: UpsertResult[] }>(sql, [accountId]);
-  return rows;
+/** What a row that wrote nothing reports, for each conflict mode. */
+const NOT_WRITTEN = {
+  update: { outcome: "unchanged", error: "the user already has these values" },
+  skip: { outcome: "already_exists", error: "a user with this email exists" },
+} as const;
+
+/**
+ * One statement per chunk: the staged contacts written as users, and every row's outcome (the user
+ * it wrote and whether it was new; nothing written: unchanged or already there).
+ */
+export function upsertContacts(staged: string, accountId: number, onConflict: "update" | "skip"): OutcomeQuery {
+  const skipped = NOT_WRITTEN[onConflict];
+  return {
+    sql: `${input(staged)},
+    written as (
+      insert into bulkrun.users as u (account_id, email, name, phone)
+      select ?, email, name, phone from input
+      ${onConflict === "update" ? UPSERT : INSERT_NEW}
+      returning u.id, lower(u.email) as key, xmax = 0 as inserted),
+    outcomes as (
+      select i.row_number,
+             case when w.id is null then ? when w.inserted then 'created' else 'updated' end as outcome,
+             case when w.id is null then ? end as error,
+             w.id as entity_id
+        from input i left join written w on w.key = lower(i.email))`,
+    bindings: [accountId, skipped.outcome, skipped.error],
+  };
 }

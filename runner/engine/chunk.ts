@@ -1,13 +1,16 @@
 import type { Knex } from "knex";
 import { ENGINE_OUTCOMES, type AnyAction, type OutcomeKind, type RowOutcome } from "../plugin.ts";
-import { findAction } from "./actions.ts";
+import { findAction, type ActionRow } from "./actions.ts";
+import { applyChunkQuery, selectOutcomes, STAGED_CTE } from "./chunk-query.ts";
 import type { EngineContext } from "./context.ts";
 import { finishIfDone } from "./finalize.ts";
-import { emptyCounts, writeLedger, type LedgerEntry } from "./ledger.ts";
+import { emptyCounts, writeLedger, type Counts, type LedgerEntry } from "./ledger.ts";
 import { actionOptions } from "./options.ts";
 import { pluginFor } from "./prepare.ts";
 import { takeChunkTokens } from "./rate-limit.ts";
 import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
+
+type Chunk = ChunkRange & { id: number };
 
 /** What became of a chunk job: applied (or nothing left to do), or to run again later. */
 export type ChunkRun = { retryInSeconds: number } | undefined;
@@ -33,28 +36,14 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
     if (!chunk) return undefined;
     const action = await findAction(trx, chunk.action_id);
     if (!action || action.status !== "running") return undefined;
-    const plugin = pluginFor(ctx, action.type);
-    const staged = await stageChunk(trx, chunk);
-    const counts = emptyCounts();
-    if (staged > 0) {
-      const pluginStarted = performance.now();
-      const context = {
-        db: trx,
-        accountId: action.account_id,
-        actionId: action.id,
-        options: actionOptions(plugin, action.options),
-        staged: STAGED_TABLE,
-      };
-      const outcomes = action.dry_run ? await evaluate(trx, () => plugin.processChunk(context)) : await plugin.processChunk(context);
-      pluginMs = performance.now() - pluginStarted;
-      await writeLedger(trx, chunk, ledgerEntries(plugin, staged, outcomes), counts);
-    }
+    const applied = await applyChunk(trx, pluginFor(ctx, action.type), chunk, action);
+    pluginMs = applied.pluginMs;
     await trx.raw(
       "update bulkrun.bulk_action_chunks set status = 'done', finished_at = now(), duration_ms = ? where id = ?",
       [Math.round(performance.now() - started), chunkId],
     );
-    const status = await finishIfDone(trx, action.id, counts);
-    return { actionId: action.id, rows: counts.processed, status };
+    const status = await finishIfDone(trx, action.id, applied.counts);
+    return { actionId: action.id, rows: applied.counts.processed, status };
   });
   if (!committed) return;
   ctx.events.emit("chunk:commit", {
@@ -69,23 +58,55 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
 }
 
 /**
- * A dry run: the plugin's statements run for real inside a savepoint that is then rolled back,
- * so the outcomes are exactly what applying would report and nothing is written. Ids of rows that
- * were never kept mean nothing, so they are dropped.
+ * Applies the chunk with the plugin and writes its rows' ledger entries. A plugin's query runs in
+ * one statement with the ledger write; rows a plugin reports from Node are checked, then written
+ * in one more. Returns what the chunk adds to the action's counters, and the time spent in the
+ * plugin's own statements.
  */
-async function evaluate(trx: Knex.Transaction, apply: () => Promise<RowOutcome<string>[]>): Promise<RowOutcome<string>[]> {
+async function applyChunk(trx: Knex.Transaction, plugin: AnyAction, chunk: Chunk, action: ActionRow): Promise<{ counts: Counts; pluginMs: number }> {
+  const context = { db: trx, accountId: action.account_id, actionId: action.id, options: actionOptions(plugin, action.options) };
+  const counts = emptyCounts();
+  let staged: number;
+  let outcomes: RowOutcome<string>[];
+  let started = performance.now();
+  if (plugin.chunkQuery) {
+    const query = await plugin.chunkQuery({ ...context, staged: STAGED_CTE });
+    if (!action.dry_run) {
+      const applied = await applyChunkQuery(trx, plugin, chunk, query);
+      return { counts: applied, pluginMs: performance.now() - started };
+    }
+    ({ staged, outcomes } = await evaluate(trx, () => selectOutcomes(trx, chunk, query)));
+  } else {
+    staged = await stageChunk(trx, chunk);
+    if (staged === 0) return { counts, pluginMs: 0 };
+    started = performance.now();
+    const apply = () => plugin.processChunk!({ ...context, staged: STAGED_TABLE });
+    outcomes = action.dry_run ? await evaluate(trx, apply) : await apply();
+  }
+  const pluginMs = performance.now() - started;
+  // Ids of rows a dry run never kept mean nothing.
+  if (action.dry_run) outcomes = outcomes.map(({ entityId: _, ...outcome }) => outcome);
+  await writeLedger(trx, chunk, ledgerEntries(plugin, staged, outcomes), counts);
+  return { counts, pluginMs };
+}
+
+/**
+ * A dry run: the plugin's statements run for real inside a savepoint that is then rolled back,
+ * so the outcomes are exactly what applying would report and nothing is written.
+ */
+async function evaluate<T>(trx: Knex.Transaction, apply: () => Promise<T>): Promise<T> {
   await trx.raw("savepoint bulkrun_dry_run");
-  const outcomes = await apply();
+  const result = await apply();
   await trx.raw("rollback to savepoint bulkrun_dry_run");
-  return outcomes.map(({ entityId: _, ...outcome }) => outcome);
+  return result;
 }
 
 /**
  * Locks the chunk row for this transaction, if it still waits to be applied. The attempt number
  * comes from the job: a failed attempt's own writes roll back with it.
  */
-async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<(ChunkRange & { id: number }) | undefined> {
-  const { rows } = await trx.raw<{ rows: (ChunkRange & { id: number })[] }>(
+async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<Chunk | undefined> {
+  const { rows } = await trx.raw<{ rows: Chunk[] }>(
     `update bulkrun.bulk_action_chunks set attempts = ?, started_at = now(), worker = ?
       where id = ? and status = 'pending' returning id, action_id, row_from, row_to`,
     [attempt, worker, chunkId],

@@ -19,7 +19,8 @@ export function emptyCounts(): Counts {
   return { processed: 0, created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0 };
 }
 
-const ITEM_STATUS: Record<OutcomeKind, string> = {
+/** The ledger status of a row with an outcome of each kind. */
+export const ITEM_STATUS: Record<OutcomeKind, string> = {
   created: "succeeded",
   updated: "succeeded",
   deleted: "succeeded",

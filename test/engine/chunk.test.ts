@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { defineAction } from "../../runner/plugin.ts";
 import usersImport from "../../plugins/users-import/index.ts";
+import { STAGED_CTE } from "../../runner/engine/chunk-query.ts";
 import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import { until } from "../helpers/until.ts";
@@ -19,10 +20,38 @@ const explode = defineAction({
   },
 });
 
+/** A query plugin whose `outcomes` CTE is given by the test: each way a query can misreport. */
+function reporting(name: string, outcomes: string) {
+  return defineAction({
+    name,
+    description: "reports outcomes from its query",
+    options: {},
+    outcomes: { created: "created" },
+    csv: { columns: ["email"], required: ["email"], parse: (r) => ({ key: r.email!, data: { email: r.email! } }) },
+    chunkQuery: ({ staged, accountId }) => ({
+      sql: `written as (insert into bulkrun.users (account_id, email) select ?, data->>'email' from ${staged} returning id, email),
+            outcomes as (${outcomes})`,
+      bindings: [accountId],
+    }),
+  });
+}
+
+const undeclared = reporting("test.undeclared", `select s.row_number, 'exploded' as outcome, null::text as error, null::bigint as entity_id from ${STAGED_CTE} s`);
+const twice = reporting(
+  "test.twice",
+  `select s.row_number, 'created' as outcome, null::text as error, null::bigint as entity_id from ${STAGED_CTE} s
+   union all select min(row_number), 'created', null, null from ${STAGED_CTE}`,
+);
+const missing = reporting(
+  "test.missing",
+  `select s.row_number, 'created' as outcome, null::text as error, w.id as entity_id
+     from ${STAGED_CTE} s join written w on w.email = s.data->>'email' where s.row_number > 1`,
+);
+
 let ctx: TestRuntime;
 
 before(async () => {
-  ctx = await testRuntime({ plugins: [usersImport, explode], worker: { chunkAttempts: 2 } });
+  ctx = await testRuntime({ plugins: [usersImport, explode, undeclared, twice, missing], worker: { chunkAttempts: 2 } });
   await ctx.startWorker();
 });
 after(() => ctx.close());
@@ -71,4 +100,21 @@ describe("chunks", () => {
     const { rows } = await ctx.db.knex.raw("select status, attempts from bulkrun.bulk_action_chunks where action_id = ?", [done.id]);
     assert.deepEqual(rows, [{ status: "failed", attempts: 2 }]);
   });
+
+  for (const [type, reason] of [
+    ["test.undeclared", /reported outcome\(s\) `exploded`, which it does not declare/],
+    ["test.twice", /reported 3 outcomes for 2 rows, 2 of them for distinct staged rows/],
+    ["test.missing", /reported 1 outcomes for 2 rows, 1 of them for distinct staged rows/],
+  ] as const) {
+    test(`a query plugin that misreports its rows crashes its chunk and writes nothing (${type})`, async () => {
+      const account = await newAccount(ctx);
+      const done = await finished(ctx, (await submitCsv(ctx, { accountId: account.id, type }, "email\na@example.com\nb@example.com\n")).id);
+      assert.equal(done.status, "failed");
+      assert.deepEqual([done.processed, done.failed, done.created], [2, 2, 0]);
+      const entries = await ledger(ctx, done.id);
+      assert.deepEqual(entries.map((e) => e.outcome), ["chunk_failed", "chunk_failed"]);
+      assert.match(entries[0]!.error!, reason);
+      assert.equal((await users(ctx, account.id)).length, 0);
+    });
+  }
 });

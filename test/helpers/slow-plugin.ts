@@ -1,5 +1,6 @@
 import { defineAction } from "../../runner/plugin.ts";
 import usersImport from "../../plugins/users-import/index.ts";
+import { upsertContacts } from "../../plugins/users-import/queries.ts";
 import { parseContact } from "../../plugins/users-import/validate.ts";
 
 const CONTACTS = { columns: ["email", "name", "phone"], required: ["email"], parse: parseContact };
@@ -11,9 +12,9 @@ export const slowImport = defineAction({
   options: { delay_ms: { type: "integer", default: 100, description: "sleep per chunk" } },
   outcomes: usersImport.outcomes,
   csv: CONTACTS,
-  async processChunk(context) {
+  async chunkQuery(context) {
     await context.db.raw("select pg_sleep(?)", [context.options.delay_ms / 1000]);
-    return usersImport.processChunk({ ...context, options: { on_conflict: "update" } });
+    return upsertContacts(context.staged, context.accountId, "update");
   },
 });
 

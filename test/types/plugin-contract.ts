@@ -53,3 +53,36 @@ export const badOptionType = defineAction({
     return [];
   },
 });
+
+// @ts-expect-error processChunk and chunkQuery exclude each other
+export const bothWays = defineAction({
+  name: "types.both",
+  description: "a plugin applies its chunks one way",
+  options: {},
+  outcomes: { done: "updated" },
+  async processChunk() {
+    return [];
+  },
+  chunkQuery: () => ({ sql: "outcomes as (select 1)", bindings: [] }),
+});
+
+// @ts-expect-error a plugin must say how it applies a chunk
+export const noWay = defineAction({
+  name: "types.none",
+  description: "a plugin applies its chunks one way",
+  options: {},
+  outcomes: { done: "updated" },
+});
+
+export const queryTyped = defineAction({
+  name: "types.query",
+  description: "a query plugin gets typed options too",
+  options: { mode: { type: "enum", values: ["fast", "safe"], default: "safe", description: "how" } },
+  outcomes: { done: "updated" },
+  chunkQuery: ({ options, staged }) => {
+    // @ts-expect-error an enum option is one of its values, not any string
+    const wrong: "slow" = options.mode;
+    void wrong;
+    return { sql: `outcomes as (select row_number, 'done' as outcome, null::text as error, null::bigint as entity_id from ${staged})`, bindings: [] };
+  },
+});
