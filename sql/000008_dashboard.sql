@@ -36,8 +36,9 @@ comment on type bulkrun.throughput_sample is 'Rows applied per second during the
 create function bulkrun.throughput(seconds integer default 60) returns setof bulkrun.throughput_sample
 language sql stable as $$
   with slots as (
-    select generate_series(date_trunc('second', now()) - make_interval(secs => least(greatest(seconds, 1), 3600)),
-                           date_trunc('second', now()) - interval '1 second', interval '1 second') as at
+    -- The last slot is the second under way: what committed in it shows at once.
+    select generate_series(date_trunc('second', now()) - make_interval(secs => least(greatest(seconds, 1), 3600) - 1),
+                           date_trunc('second', now()), interval '1 second') as at
   ), recent as (
     select c.rows, c.started_at, c.finished_at, c.duration_ms from bulkrun.bulk_action_chunks c
      where c.status = 'done'

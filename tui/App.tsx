@@ -186,7 +186,7 @@ function Banner({ away, url, problem }: { away: boolean; url: string; problem: s
   if (away) {
     return (
       <Text color={color("yellow")} bold wrap="truncate">
-        {`reconnecting to ${url}… (${problem ?? "no answer"})`}
+        {`reconnecting · ${problem ?? `no answer from ${url}`}`}
       </Text>
     );
   }

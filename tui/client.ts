@@ -49,7 +49,7 @@ export class GraphqlClient {
       status = response.statusCode;
       body = (await response.body.json().catch(() => ({}))) as typeof body;
     } catch (cause) {
-      throw new BulkrunError("BULKRUN_ERR_API_UNREACHABLE", `the API at ${this.target.url} does not answer: ${describe(cause)}`, { cause });
+      throw new BulkrunError("BULKRUN_ERR_API_UNREACHABLE", `the API at ${this.target.url} does not answer (${describe(cause)})`, { cause });
     }
     const first = body.errors?.[0];
     if (status === 401) {

@@ -17,8 +17,8 @@ const SUBSCRIPTION = `subscription { bulkActionChanged {
 const RESUBSCRIBE_MS = 2000;
 
 /**
- * Pushes every change of the actions the token may see, over graphql-ws. The connection is
- * retried for as long as it runs; the periodic refresh stays the source of truth (and of errors),
+ * Pushes every change of the actions the token may see, over graphql-ws. A lost connection is
+ * subscribed again every few seconds for as long as it runs; the periodic refresh stays the source of truth (and of errors),
  * this only makes changes show sooner. Returns the function that stops it.
  */
 export function watchChanges(target: ApiTarget, onChange: (change: ActionChange) => void): () => Promise<void> {
@@ -26,21 +26,19 @@ export function watchChanges(target: ApiTarget, onChange: (change: ActionChange)
     url: `${target.url.replace(/\/+$/, "").replace(/^http/, "ws")}/graphql`,
     webSocketImpl: WebSocket,
     connectionParams: target.token ? { authorization: `Bearer ${target.token}` } : {},
-    retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: () => true,
-    lazy: false,
-    onNonLazyError: () => {},
+    // Retried here instead (see `again`): graphql-ws's own retries leave rejections unhandled
+    // when the client is disposed while the API is away.
+    retryAttempts: 0,
   });
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let unsubscribe = () => {};
   const again = () => {
     if (stopped) return;
     timer = setTimeout(subscribe, RESUBSCRIBE_MS);
     timer.unref();
   };
   const subscribe = () => {
-    unsubscribe = client.subscribe<{ bulkActionChanged: Record<string, unknown> | null }>(
+    client.subscribe<{ bulkActionChanged: Record<string, unknown> | null }>(
       { query: SUBSCRIPTION },
       {
         next: ({ data }) => {
@@ -56,7 +54,8 @@ export function watchChanges(target: ApiTarget, onChange: (change: ActionChange)
   return async () => {
     stopped = true;
     clearTimeout(timer);
-    unsubscribe();
+    // Not unsubscribe first: one doing so while the socket still connects leaves a rejection
+    // nobody handles inside graphql-ws; disposing ends the subscription and the socket at once.
     await client.dispose();
   };
 }

@@ -40,7 +40,8 @@ export function ActionDetail({ detail, width, height, now }: ActionDetailProps) 
     { key: `${f.outcome}:${f.reason}`, text: `${count(f.rows).padStart(7)} × ${f.outcome ?? "failed"}: ${f.reason}`, sample: false },
     ...f.samples.map((s) => ({ key: `${f.reason}:${s.rowNumber}`, text: `          row ${s.rowNumber}: ${json(s.data)}`, sample: true })),
   ]);
-  const shownFailures = failures.slice(0, budget);
+  // Short of room, the reasons go before their sample rows.
+  const shownFailures = (failures.length <= budget ? failures : failures.filter((line) => !line.sample)).slice(0, budget);
   return (
     <Box flexDirection="column">
       <Text bold>
