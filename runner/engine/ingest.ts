@@ -5,6 +5,8 @@ import { from as copyFrom } from "pg-copy-streams";
 import { BulkrunError } from "../errors.ts";
 import { byOptions, type AnyAction, type AnyOptions } from "../plugin.ts";
 import { copyValue } from "./copy-text.ts";
+import { markDuplicates } from "./duplicates.ts";
+import { SeenKeys } from "./seen-keys.ts";
 
 const ANALYZE_AFTER_ROWS = 50_000;
 
@@ -12,6 +14,8 @@ const ANALYZE_AFTER_ROWS = 50_000;
 export interface IngestResult {
   rows: number;
   invalid: number;
+  /** Rows skipped because a later row has the same key. */
+  duplicates: number;
   /** Said once on the action, e.g. the columns that were ignored. */
   warnings: string[];
 }
@@ -94,8 +98,8 @@ function listColumns(header: string[], indexes: number[]): string {
 
 /**
  * Validates every row with the plugin and COPYs it into the ledger in source order: good rows as
- * `pending`, bad rows at once as `failed` with the reason. Runs inside the caller's
- * transaction so a source is staged whole or not at all.
+ * `pending`, bad rows at once as `failed` with the reason; then settles duplicate keys (the last
+ * row wins). Runs inside the caller's transaction so a source is staged whole or not at all.
  */
 export async function ingestRows(
   client: pg.PoolClient,
@@ -107,8 +111,9 @@ export async function ingestRows(
 ): Promise<IngestResult> {
   const columns = mapHeader(plugin, header, options);
   const { parse } = csvInput(plugin);
-  const result: IngestResult = { rows: 0, invalid: 0, warnings: columns.warnings };
+  const result: IngestResult = { rows: 0, invalid: 0, duplicates: 0, warnings: columns.warnings };
   const prefix = `${actionId}\t`;
+  const seen = new SeenKeys();
 
   async function* lines(): AsyncGenerator<string> {
     for await (const batch of batches) {
@@ -125,6 +130,7 @@ export async function ingestRows(
           result.invalid++;
           text += `${prefix}${row}\t\\N\t${copyValue(safeJson(record))}\tfailed\tinvalid\t${copyValue(parsed.error)}\n`;
         } else {
+          seen.add(parsed.key);
           text += `${prefix}${row}\t${copyValue(parsed.key)}\t${copyValue(JSON.stringify(parsed.data))}\tpending\t\\N\t\\N\n`;
         }
       }
@@ -142,6 +148,7 @@ export async function ingestRows(
   // rows and settles its duplicates and plans its chunks with nested loops and random heap reads
   // (seconds per million rows). Fresh statistics give sequential scans; small stages need none.
   if (result.rows >= ANALYZE_AFTER_ROWS) await client.query("analyze bulkrun.bulk_action_items");
+  result.duplicates = await markDuplicates(client, actionId, seen.suspects());
   return result;
 }
 

@@ -7,7 +7,6 @@ import type { EngineContext } from "./context.ts";
 import type { CsvReader } from "./csv.ts";
 import { csvInput, ingestRows } from "./ingest.ts";
 import { actionOptions } from "./options.ts";
-import { markDuplicates } from "./duplicates.ts";
 import { enqueueChunks, planChunks } from "./plan.ts";
 import { snapshotFilter } from "./snapshot.ts";
 import { inlineReader, openUrl, parseSource } from "./source.ts";
@@ -83,8 +82,6 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
     if (reader) await stage(client, action.id, plugin, options, reader);
     if (source.kind === "copy") await copyItems(client, action.id, source.from, source.rows);
     if (source.kind === "filter") await snapshotFilter(client, ctx.db.knex, plugin, action, source.where);
-    // A filter matches each entity once; any other source may repeat a key.
-    else await markDuplicates(client, action.id);
     const chunkSize = action.chunk_size ?? ctx.config.chunkSize;
     const chunks = await planChunks(client, action.id, chunkSize);
     await enqueueChunks(client, action.id, chunks, ctx.config.worker.chunkAttempts);
@@ -113,17 +110,17 @@ async function stageAndPlan(ctx: EngineContext, action: ActionRow, plugin: AnyAc
 }
 
 /**
- * Stages the rows of an earlier action again: all of them (a dry run's plan; invalid rows stay
- * failed with their reason) or the ones that failed when applied (a retry). Row numbers are the
- * source's, so the ledgers line up.
+ * Stages the rows of an earlier action again: all of them (a dry run's plan; invalid rows and
+ * duplicates keep their outcome and reason) or the ones that failed when applied (a retry). Row
+ * numbers are the source's, so the ledgers line up.
  */
 async function copyItems(client: pg.PoolClient, actionId: number, from: number, rows: "all" | "failed"): Promise<void> {
   await client.query(
     `insert into bulkrun.bulk_action_items (action_id, row_number, key, data, status, outcome, error)
      select $1, row_number, key, data,
-            case when key is null then 'failed' else 'pending' end,
-            case when key is null then 'invalid' end,
-            case when key is null then error end
+            case when key is null then 'failed' when outcome = 'duplicate_in_file' then 'skipped' else 'pending' end,
+            case when key is null then 'invalid' when outcome = 'duplicate_in_file' then outcome end,
+            case when key is null or outcome = 'duplicate_in_file' then error end
        from bulkrun.bulk_action_items
       where action_id = $2 and ($3 = 'all' or (status = 'failed' and outcome is distinct from 'invalid'))`,
     [actionId, from, rows],

@@ -15,8 +15,8 @@ export interface ChunkRange {
 }
 
 /**
- * Fills the staged table with the chunk's pending rows. Duplicates were settled when the action
- * was prepared (see markDuplicates), so every key appears once.
+ * Fills the staged table with the chunk's pending rows. Duplicates were settled when the action's rows
+ * were staged (see markDuplicates), so every key appears once.
  */
 export async function stageChunk(trx: Knex.Transaction, chunk: ChunkRange): Promise<number> {
   await trx.raw(
