@@ -5,11 +5,11 @@ import { GraphqlClient, type ApiTarget } from "./client.ts";
 import { compact, timeLeft } from "./format.ts";
 import type { Overview } from "./model.ts";
 import { fetchOverview } from "./queries.ts";
+import { recentRate } from "./recent-rate.ts";
 
 /** The one line that stands for the dashboard when stdout is not a terminal. */
 export function progressSummary(overview: Overview, now: number): string {
-  const rate = overview.throughput.slice(-10);
-  const perSecond = rate.length ? rate.reduce((sum, v) => sum + v, 0) / rate.length : 0;
+  const perSecond = recentRate(overview.throughput);
   const active = byActivity(overview.actions).filter((a) => ["running", "preparing", "paused"].includes(a.status));
   const { queue, runners } = overview;
   const parts = [

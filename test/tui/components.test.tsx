@@ -120,7 +120,7 @@ describe("overview", () => {
     );
     assert.match(text, /runners 2 alive, 1 dead · workers 3\/4 busy/);
     assert.match(text, /queue 1 waiting, 2 active, 12 chunks \/ 120k rows to go/);
-    assert.match(text, /rows\/s +350 +▂▄▆█ \(60 s\)/);
+    assert.match(text, /rows\/s +167 +▂▄▆█ \(last 60 s\)/);
     assert.match(text, /acme 6.00k\/min 0 left, full in 30s LIMITED · globex unlimited/);
   });
 });

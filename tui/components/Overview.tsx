@@ -1,5 +1,6 @@
 import { Box, Text } from "ink";
 import { compact, count, duration, fit } from "../format.ts";
+import { recentRate } from "../recent-rate.ts";
 import type { AccountState, Overview as OverviewData } from "../model.ts";
 import { useColor } from "../theme.ts";
 import { Sparkline } from "./Sparkline.tsx";
@@ -25,7 +26,7 @@ function accountText(account: AccountState, now: number): string {
 export function Overview({ data, width, now }: OverviewProps) {
   const color = useColor();
   const { runners, queue, throughput } = data;
-  const current = throughput.length ? (throughput.at(-1)! + (throughput.at(-2) ?? throughput.at(-1)!)) / 2 : 0;
+  const current = recentRate(throughput);
   const runnerText = runners
     ? `runners ${runners.alive} alive${runners.dead ? `, ${runners.dead} dead` : ""} · workers ${runners.workersBusy}/${runners.workersTotal} busy`
     : "runners - (admin token only)";
@@ -41,7 +42,7 @@ export function Overview({ data, width, now }: OverviewProps) {
       <Text>
         {rateLabel}
         <Sparkline values={throughput} width={Math.max(10, Math.min(60, width - rateLabel.length - 8))} />
-        {" (60 s)"}
+        {" (last 60 s)"}
       </Text>
       <Text>{fit(`accounts ${accounts || "-"}`, width)}</Text>
     </Box>
