@@ -1,4 +1,3 @@
-import type { Knex } from "knex";
 import { parseContact } from "../users-import/validate.ts";
 
 /** How rows name the user they act on. */
@@ -24,23 +23,22 @@ export function parseUserRef(record: Record<string, string>, key: UserKey): { ke
   return { key: contact.key, data: { email: contact.data.email } };
 }
 
-/** Whether a chunk's rows name users by id (a CSV keyed by id, a filter's snapshot) or by email. */
-export async function chunkKey(db: Knex.Transaction, staged: string): Promise<UserKey> {
-  const { rows } = await db.raw<{ rows: { by_id: boolean }[] }>(`select exists (select 1 from ${staged} where data->'id' is not null) as by_id`);
-  return rows[0]!.by_id ? "id" : "email";
-}
-
 /**
  * SQL (CTEs) naming, for every staged row, the account's user it refers to: `target(row_number,
  * d, id)`, where `d` is the row's data with `patch` merged in and `id` is null when no user
- * matches. One join per chunk, by id or by email, so the planner sees one plain index lookup
- * (a join with both, split by a condition on the data, was misjudged and scanned).
- * Bindings, in order: patch (jsonb), account id.
+ * matches. A row names its user by id (a CSV keyed by id, a filter's snapshot, a retry of either)
+ * or by email; each kind gets its own join, so the planner sees two plain index lookups (one join
+ * on either key, split by a condition on the data, was misjudged and scanned).
+ * Bindings, in order: patch (jsonb), account id, account id.
  */
-export function targetCtes(staged: string, key: UserKey): string {
-  const match = key === "id" ? "u.id = (i.d->>'id')::bigint" : "lower(u.email) = lower(i.d->>'email')";
+export function targetCtes(staged: string): string {
   return `input as (select row_number, data || ?::jsonb as d from ${staged}),
   target as (
     select i.row_number, i.d, u.id from input i
-      left join bulkrun.users u on u.account_id = ? and ${match})`;
+      left join bulkrun.users u on u.account_id = ? and u.id = (i.d->>'id')::bigint
+     where i.d->'id' is not null
+    union all
+    select i.row_number, i.d, u.id from input i
+      left join bulkrun.users u on u.account_id = ? and lower(u.email) = lower(i.d->>'email')
+     where i.d->'id' is null)`;
 }

@@ -15,12 +15,5 @@ export default defineAction({
     parse: (record, options) => parseUserRef(record, options.key),
   },
   filter: USERS_FILTER,
-  async processChunk({ db, staged, accountId }) {
-    const results = await deleteUsers(db, staged, accountId);
-    return results.map((r) =>
-      r.deleted
-        ? { row: r.row_number, outcome: "deleted" as const, entityId: r.id! }
-        : { row: r.row_number, outcome: "not_found" as const, error: "no such user in this account" },
-    );
-  },
+  chunkQuery: ({ staged, accountId }) => deleteUsers(staged, accountId),
 });

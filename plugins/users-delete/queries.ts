@@ -1,20 +1,17 @@
-import type { Knex } from "knex";
-import { chunkKey, targetCtes } from "../users-common/key.ts";
+import type { OutcomeQuery } from "../../runner/plugin.ts";
+import { targetCtes } from "../users-common/key.ts";
 
-/** Per staged row: the user it named (null: none) and whether this statement deleted it. */
-export interface DeleteResult {
-  row_number: number;
-  id: number | null;
-  deleted: boolean;
-}
-
-/** Deletes the named users of the account in one statement. */
-export async function deleteUsers(db: Knex.Transaction, staged: string, accountId: number): Promise<DeleteResult[]> {
-  const { rows } = await db.raw<{ rows: DeleteResult[] }>(
-    `with ${targetCtes(staged, await chunkKey(db, staged))},
-     deleted as (delete from bulkrun.users u using target t where u.id = t.id returning u.id)
-     select t.row_number, t.id, d.id is not null as deleted from target t left join deleted d on d.id = t.id`,
-    ["{}", accountId],
-  );
-  return rows;
+/** One statement per chunk: the named users of the account deleted, and every row's outcome. */
+export function deleteUsers(staged: string, accountId: number): OutcomeQuery {
+  return {
+    sql: `${targetCtes(staged)},
+    deleted as (delete from bulkrun.users u using target t where u.id = t.id returning u.id),
+    outcomes as (
+      select t.row_number,
+             case when d.id is null then 'not_found' else 'deleted' end as outcome,
+             case when d.id is null then 'no such user in this account' end as error,
+             d.id as entity_id
+        from target t left join deleted d on d.id = t.id)`,
+    bindings: ["{}", accountId, accountId],
+  };
 }

@@ -50,14 +50,5 @@ export default defineAction({
     parse: (record, options) => parseUpdate(record, options.key, options.set !== undefined),
   },
   filter: USERS_FILTER,
-  async processChunk({ db, staged, accountId, options }) {
-    const results = await updateUsers(db, staged, accountId, options.set ?? {});
-    return results.map((r) => {
-      if (r.id === null) return { row: r.row_number, outcome: "not_found" as const, error: "no such user in this account" };
-      if (r.email_taken) return { row: r.row_number, outcome: "email_taken" as const, error: "another user of the account has this email" };
-      return r.changed
-        ? { row: r.row_number, outcome: "updated" as const, entityId: r.id }
-        : { row: r.row_number, outcome: "unchanged" as const, error: "the user already has these values", entityId: r.id };
-    });
-  },
+  chunkQuery: ({ staged, accountId, options }) => updateUsers(staged, accountId, options.set ?? {}),
 });

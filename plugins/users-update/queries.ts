@@ -1,20 +1,12 @@
-import type { Knex } from "knex";
-import { chunkKey, targetCtes, type UserKey } from "../users-common/key.ts";
-
-/** Per staged row: the user it named (null: none), and what became of it. */
-export interface UpdateResult {
-  row_number: number;
-  id: number | null;
-  changed: boolean;
-  email_taken: boolean;
-}
+import type { OutcomeQuery } from "../../runner/plugin.ts";
+import { targetCtes } from "../users-common/key.ts";
 
 /**
  * One statement per chunk. Every named user gets the row's fields (with `patch` on top); a row
  * that changes nothing writes nothing; an email change onto an address another user of the
  * account has (or another row of this chunk wants) is refused for that row alone.
  */
-const UPDATE = (staged: string, key: UserKey) => `with ${targetCtes(staged, key)},
+const UPDATE = (staged: string) => `${targetCtes(staged)},
 taken as (
   select t.row_number from target t
    where t.id is not null and t.d->'id' is not null and t.d->'email' is not null and (
@@ -32,17 +24,17 @@ changed as (
   update bulkrun.users u set email = p.email, name = p.name, phone = p.phone, status = p.status, updated_at = now()
     from planned p
    where u.id = p.id and (u.email, u.name, u.phone, u.status) is distinct from (p.email, p.name, p.phone, p.status)
-  returning u.id)
-select t.row_number, t.id, c.id is not null as changed, k.row_number is not null as email_taken
-  from target t left join changed c on c.id = t.id left join taken k on k.row_number = t.row_number`;
+  returning u.id),
+outcomes as (
+  select t.row_number,
+         case when t.id is null then 'not_found' when k.row_number is not null then 'email_taken'
+              when c.id is not null then 'updated' else 'unchanged' end as outcome,
+         case when t.id is null then 'no such user in this account'
+              when k.row_number is not null then 'another user of the account has this email'
+              when c.id is null then 'the user already has these values' end as error,
+         case when k.row_number is null then t.id end as entity_id
+    from target t left join changed c on c.id = t.id left join taken k on k.row_number = t.row_number)`;
 
-export async function updateUsers(
-  db: Knex.Transaction,
-  staged: string,
-  accountId: number,
-  patch: Record<string, string | null>,
-): Promise<UpdateResult[]> {
-  const sql = UPDATE(staged, await chunkKey(db, staged));
-  const { rows } = await db.raw<{ rows: UpdateResult[] }>(sql, [JSON.stringify(patch), accountId, accountId]);
-  return rows;
+export function updateUsers(staged: string, accountId: number, patch: Record<string, string | null>): OutcomeQuery {
+  return { sql: UPDATE(staged), bindings: [JSON.stringify(patch), accountId, accountId, accountId] };
 }
