@@ -31,7 +31,10 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
     // The commit need not wait for its WAL flush: Graphile Worker marks the job done afterwards in
     // a synchronous commit, which flushes the WAL up to and past this one. A crash before that
     // loses both, and the job runs the (rolled back) chunk again.
-    await trx.raw("set local synchronous_commit = off");
+    // A chunk looks up thousands of entities by key in tables that are mostly cached; at the
+    // default random_page_cost (4, for spinning disks) the planner prefers a sequential scan of a
+    // million-row table to ten thousand index lookups (1.3 s instead of 0.1 s for a delete chunk).
+    await trx.raw("select set_config('synchronous_commit', 'off', true), set_config('random_page_cost', '1.1', true)");
     const chunk = await claimChunk(trx, chunkId, worker, attempt);
     if (!chunk) return undefined;
     const action = await findAction(trx, chunk.action_id);
