@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 import { ENGINE_OUTCOMES, type AnyAction, type OutcomeKind, type RowOutcome } from "../plugin.ts";
-import { findAction, type ActionRow } from "./actions.ts";
+import type { ActionRow } from "./actions.ts";
 import { applyChunkQuery, selectOutcomes, STAGED_CTE } from "./chunk-query.ts";
 import type { EngineContext } from "./context.ts";
 import { finishIfDone } from "./finalize.ts";
@@ -11,6 +11,9 @@ import { takeChunkTokens } from "./rate-limit.ts";
 import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
 
 type Chunk = ChunkRange & { id: number };
+
+/** What a chunk needs of its action. */
+type ChunkAction = Pick<ActionRow, "id" | "account_id" | "type" | "status" | "options" | "dry_run">;
 
 /** What became of a chunk job: applied (or nothing left to do), or to run again later. */
 export type ChunkRun = { retryInSeconds: number } | undefined;
@@ -35,10 +38,9 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
     // default random_page_cost (4, for spinning disks) the planner prefers a sequential scan of a
     // million-row table to ten thousand index lookups (1.3 s instead of 0.1 s for a delete chunk).
     await trx.raw("select set_config('synchronous_commit', 'off', true), set_config('random_page_cost', '1.1', true)");
-    const chunk = await claimChunk(trx, chunkId, worker, attempt);
-    if (!chunk) return undefined;
-    const action = await findAction(trx, chunk.action_id);
-    if (!action || action.status !== "running") return undefined;
+    const claimed = await claimChunk(trx, chunkId, worker, attempt);
+    if (!claimed || claimed.action.status !== "running") return undefined;
+    const { chunk, action } = claimed;
     const applied = await applyChunk(trx, pluginFor(ctx, action.type), chunk, action);
     pluginMs = applied.pluginMs;
     await trx.raw(
@@ -66,7 +68,7 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
  * in one more. Returns what the chunk adds to the action's counters, and the time spent in the
  * plugin's own statements.
  */
-async function applyChunk(trx: Knex.Transaction, plugin: AnyAction, chunk: Chunk, action: ActionRow): Promise<{ counts: Counts; pluginMs: number }> {
+async function applyChunk(trx: Knex.Transaction, plugin: AnyAction, chunk: Chunk, action: ChunkAction): Promise<{ counts: Counts; pluginMs: number }> {
   const context = { db: trx, accountId: action.account_id, actionId: action.id, options: actionOptions(plugin, action.options) };
   const counts = emptyCounts();
   let staged: number;
@@ -105,16 +107,24 @@ async function evaluate<T>(trx: Knex.Transaction, apply: () => Promise<T>): Prom
 }
 
 /**
- * Locks the chunk row for this transaction, if it still waits to be applied. The attempt number
- * comes from the job: a failed attempt's own writes roll back with it.
+ * Locks the chunk row for this transaction, if it still waits to be applied, and reads what the
+ * chunk needs of its action. The attempt number comes from the job: a failed attempt's own writes
+ * roll back with it.
  */
-async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<Chunk | undefined> {
-  const { rows } = await trx.raw<{ rows: Chunk[] }>(
-    `update bulkrun.bulk_action_chunks set attempts = ?, started_at = now(), worker = ?
-      where id = ? and status = 'pending' returning id, action_id, row_from, row_to`,
+async function claimChunk(trx: Knex.Transaction, chunkId: number, worker: string, attempt: number): Promise<{ chunk: Chunk; action: ChunkAction } | undefined> {
+  const { rows } = await trx.raw<{ rows: (Chunk & { action: ChunkAction })[] }>(
+    `update bulkrun.bulk_action_chunks c set attempts = ?, started_at = now(), worker = ?
+       from bulkrun.bulk_actions a
+      where c.id = ? and c.status = 'pending' and a.id = c.action_id
+      returning c.id, c.action_id, c.row_from, c.row_to,
+        json_build_object('id', a.id, 'account_id', a.account_id, 'type', a.type, 'status', a.status,
+                          'options', a.options, 'dry_run', a.dry_run) as action`,
     [attempt, worker, chunkId],
   );
-  return rows[0];
+  const row = rows[0];
+  if (!row) return undefined;
+  const { action, ...chunk } = row;
+  return { chunk, action };
 }
 
 /** Checks the plugin's outcomes: every staged row exactly once, each a declared outcome. */

@@ -9,6 +9,7 @@ import { startEmbedded } from "../../runner/db/embedded.ts";
 import { migrate } from "../../runner/db/migrate.ts";
 import { writeSeedCsv } from "../../runner/engine/seed.ts";
 import { bulkrun, readyOn } from "./processes.ts";
+import { measureResponsiveness, type Responsiveness } from "./latency.ts";
 import { updateAndDelete, type Versus } from "./update-delete.ts";
 import { copyIntoIndexedTable, writeCleanRows } from "./yardstick.ts";
 
@@ -20,8 +21,11 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     // Off by default until users.update and users.delete are fast enough to finish in minutes.
     "update-delete": { type: "boolean", default: false },
+    latency: { type: "boolean", default: false },
   },
 });
+/** The command line that produced the numbers, for BENCHMARKS.md. */
+const COMMAND = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
 const rows = Number(values.rows);
 const runs = Number(values.runs);
 
@@ -55,8 +59,9 @@ async function main(): Promise<void> {
       const r = results.at(-1)!;
       console.error(`run ${i}: COPY ${r.copySeconds.toFixed(2)} s, import ${r.importSeconds.toFixed(2)} s, worker peak RSS ${r.workerPeakMb.toFixed(0)} MB`);
     }
-    await record(results, cleanRows);
+    if (results.length > 0) await record(results, cleanRows);
     if (values["update-delete"]) await recordVersus(await updateAndDelete(pool, server.url, WORK));
+    if (values.latency) await recordResponsiveness(await measureResponsiveness(pool, server.url, 100, 2000));
   } finally {
     await pool.end();
     await server.stop();
@@ -95,7 +100,7 @@ async function record(results: Run[], cleanRows: number): Promise<void> {
   const lines = [
     `### users.import, ${fmt(rows)}-row CSV into an empty table (${new Date().toISOString().slice(0, 10)})`,
     "",
-    `Command: \`npm run bench -- --rows ${rows} --runs ${runs}\` on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ` +
+    `Command: \`${COMMAND}\` on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ` +
       `${process.env.DATABASE_URL ? "external Postgres" : "embedded Postgres 18"}. Each run truncates the tables first.`,
     "",
     "| run | COPY clean rows into indexed table (rows/s) | bulkrun import, ledger on (input rows/s) | ratio | worker peak RSS | CLI peak RSS | result |",
@@ -122,6 +127,24 @@ async function recordVersus(results: Versus[]): Promise<void> {
     "",
   ];
   await writeSection("update-delete", lines);
+}
+
+async function recordResponsiveness({ latencyMs, chunks }: Responsiveness): Promise<void> {
+  const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
+  const lines = [
+    `### Latency and chunk overhead on an idle runner (${new Date().toISOString().slice(0, 10)})`,
+    "",
+    `Command: \`${COMMAND}\`. A worker in the bench's own process, with the project's configuration.`,
+    "",
+    "| measure | result |",
+    "| --- | --- |",
+    `| \`insert into bulkrun.bulk_actions\` of a 1-row import to status \`completed\` (server clock), ${latencyMs.runs} runs | p50 ${ms(latencyMs.p50)}, p95 ${ms(latencyMs.p95)}, max ${ms(latencyMs.max)} |`,
+    `| one import in ${fmt(chunks.count)} chunks of ${chunks.rowsPerChunk} rows: the plugin's statement, per chunk | ${ms(chunks.pluginMs)} |`,
+    `| the same: the rest of the chunk's transaction (claim, counters, chunk status), per chunk | ${ms(chunks.inTransactionMs)} |`,
+    `| the same: engine overhead per chunk, all in (wall time × worker slots / chunks − plugin time: job fetch and completion, rate-limit tokens, transaction) | ${ms(chunks.perChunkMs)} |`,
+    "",
+  ];
+  await writeSection("latency", lines);
 }
 
 /** Replaces (or appends) one marked section of BENCHMARKS.md. */
