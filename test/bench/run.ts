@@ -9,6 +9,8 @@ import { startEmbedded } from "../../runner/db/embedded.ts";
 import { migrate } from "../../runner/db/migrate.ts";
 import { writeSeedCsv } from "../../runner/engine/seed.ts";
 import { bulkrun, readyOn } from "./processes.ts";
+import { reimports } from "./reimport.ts";
+import { scaleOut, type ScaleOutRun } from "./scale-out.ts";
 import { measureResponsiveness, type Responsiveness } from "./latency.ts";
 import { updateAndDelete, type Versus } from "./update-delete.ts";
 import { copyIntoIndexedTable, writeCleanRows } from "./yardstick.ts";
@@ -21,7 +23,9 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     // Off by default until users.update and users.delete are fast enough to finish in minutes.
     "update-delete": { type: "boolean", default: false },
+    reimport: { type: "boolean", default: false },
     latency: { type: "boolean", default: false },
+    "scale-out": { type: "boolean", default: false },
   },
 });
 /** The command line that produced the numbers, for BENCHMARKS.md. */
@@ -34,6 +38,7 @@ interface Run {
   importSeconds: number;
   workerPeakMb: number;
   cliPeakMb: number;
+  ledgerBytesPerRow: number;
   counters: string;
 }
 
@@ -60,7 +65,12 @@ async function main(): Promise<void> {
       console.error(`run ${i}: COPY ${r.copySeconds.toFixed(2)} s, import ${r.importSeconds.toFixed(2)} s, worker peak RSS ${r.workerPeakMb.toFixed(0)} MB`);
     }
     if (results.length > 0) await record(results, cleanRows);
-    if (values["update-delete"]) await recordVersus(await updateAndDelete(pool, server.url, WORK));
+    if (values.reimport) {
+      const copy = { rows: cleanRows, seconds: median(results.map((r) => r.copySeconds)) };
+      await recordVersus("reimport", REIMPORT, await reimports(pool, server.url, WORK, csv, copy));
+    }
+    if (values["update-delete"]) await recordVersus("update-delete", UPDATE_DELETE, await updateAndDelete(pool, server.url, WORK));
+    if (values["scale-out"]) await recordScaleOut(await scaleOut(pool, server.url, csv, 3, () => resetTables(pool)));
     if (values.latency) await recordResponsiveness(await measureResponsiveness(pool, server.url, 100, 2000));
   } finally {
     await pool.end();
@@ -68,10 +78,15 @@ async function main(): Promise<void> {
   }
 }
 
-async function oneRun(pool: pg.Pool, url: string, csv: string, clean: string): Promise<Run> {
+/** Empty tables and one account, `bench`, without a rate limit. */
+async function resetTables(pool: pg.Pool): Promise<void> {
   await pool.query("truncate bulkrun.users, bulkrun.bulk_action_items, bulkrun.bulk_action_chunks, bulkrun.bulk_actions, bulkrun.accounts cascade");
   await pool.query("insert into bulkrun.accounts (name) values ('bench')");
   await pool.query("checkpoint");
+}
+
+async function oneRun(pool: pg.Pool, url: string, csv: string, clean: string): Promise<Run> {
+  await resetTables(pool);
   const copySeconds = await copyIntoIndexedTable(pool, clean);
   await pool.query("drop table bench_copy; checkpoint");
   const worker = bulkrun(["worker"], url);
@@ -82,13 +97,16 @@ async function oneRun(pool: pg.Pool, url: string, csv: string, clean: string): P
   const workerDone = await worker.done;
   if (imported.code !== 0) throw new Error(`import failed:\n${imported.stderr}`);
   const { rows: [action] } = await pool.query(
-    "select extract(epoch from finished_at - created_at)::float8 as seconds, created, updated, skipped, failed from bulkrun.bulk_actions",
+    `select extract(epoch from finished_at - created_at)::float8 as seconds, created, updated, skipped, failed,
+            pg_total_relation_size('bulkrun.bulk_action_items')::float8 / total as ledger_bytes_per_row
+       from bulkrun.bulk_actions`,
   );
   return {
     copySeconds,
     importSeconds: action.seconds,
     workerPeakMb: workerDone.peakRssMb,
     cliPeakMb: imported.peakRssMb,
+    ledgerBytesPerRow: action.ledger_bytes_per_row,
     counters: `${fmt(action.created)} created, ${fmt(action.skipped)} skipped, ${fmt(action.failed)} failed`,
   };
 }
@@ -103,30 +121,49 @@ async function record(results: Run[], cleanRows: number): Promise<void> {
     `Command: \`${COMMAND}\` on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ` +
       `${process.env.DATABASE_URL ? "external Postgres" : "embedded Postgres 18"}. Each run truncates the tables first.`,
     "",
-    "| run | COPY clean rows into indexed table (rows/s) | bulkrun import, ledger on (input rows/s) | ratio | worker peak RSS | CLI peak RSS | result |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| run | COPY clean rows into indexed table (rows/s) | bulkrun import, ledger on (input rows/s) | ratio | worker peak RSS | CLI peak RSS | ledger on disk per row | result |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...results.map((r, i) =>
-      `| ${i + 1} | ${fmt(copyRates[i]!)} | ${fmt(importRates[i]!)} | ${ratios[i]!.toFixed(2)} x | ${r.workerPeakMb.toFixed(0)} MB | ${r.cliPeakMb.toFixed(0)} MB | ${r.counters} |`,
+      `| ${i + 1} | ${fmt(copyRates[i]!)} | ${fmt(importRates[i]!)} | ${ratios[i]!.toFixed(2)} x | ${r.workerPeakMb.toFixed(0)} MB | ${r.cliPeakMb.toFixed(0)} MB | ${r.ledgerBytesPerRow.toFixed(0)} B | ${r.counters} |`,
     ),
-    `| **median** | **${fmt(median(copyRates))}** | **${fmt(median(importRates))}** | **${median(ratios).toFixed(2)} x** | | | min ratio ${Math.min(...ratios).toFixed(2)} x |`,
+    `| **median** | **${fmt(median(copyRates))}** | **${fmt(median(importRates))}** | **${median(ratios).toFixed(2)} x** | | | | min ratio ${Math.min(...ratios).toFixed(2)} x |`,
     "",
   ];
-  await writeSection("import", lines);
+  await writeSection(rows === 1_000_000 ? "import" : `import-${rows}`, lines);
 }
 
-async function recordVersus(results: Versus[]): Promise<void> {
+/** How each side-by-side table was measured: its heading and what its two sides are. */
+interface VersusTable {
+  title: string;
+  about: string;
+  plain: string;
+}
+
+const REIMPORT: VersusTable = {
+  title: "re-imports into the users the last import run left",
+  about: "The same file again (every valid row `unchanged`: the user is not written), then every user under a new name (all `updated`), each beside the median COPY of the import runs. bulkrun's time runs from the action's insert to its completion, ledger included.",
+  plain: "COPY clean rows into indexed table",
+};
+
+const UPDATE_DELETE: VersusTable = {
+  title: "update and delete beside the plain statement",
+  about: "On the users the last import run left. The plain update COPYs the same kind of CSV into a staging table and runs one `update ... from`; the plain delete is one `delete ... where id < median`. bulkrun's time runs from the action's insert to its completion, ledger included.",
+  plain: "plain statement",
+};
+
+async function recordVersus(section: string, table: VersusTable, results: Versus[]): Promise<void> {
   const rate = (side: { rows: number; seconds: number }) => side.rows / side.seconds;
   const lines = [
-    `### update and delete beside the plain statement (${new Date().toISOString().slice(0, 10)})`,
+    `### ${table.title} (${new Date().toISOString().slice(0, 10)})`,
     "",
-    "On the users the last import run left. The plain update COPYs the same kind of CSV into a staging table and runs one `update ... from`; the plain delete is one `delete ... where id < median`. bulkrun's time runs from the action's insert to its completion, ledger included.",
+    `Command: \`${COMMAND}\`. ${table.about}`,
     "",
-    "| action | plain statement (rows/s) | bulkrun (rows/s) | ratio |",
+    `| action | ${table.plain} (rows/s) | bulkrun (rows/s) | ratio |`,
     "| --- | --- | --- | --- |",
     ...results.map((r) => `| ${r.name} | ${fmt(rate(r.plain))} (${fmt(r.plain.rows)} rows) | ${fmt(rate(r.bulkrun))} (${fmt(r.bulkrun.rows)} rows) | ${(rate(r.bulkrun) / rate(r.plain)).toFixed(2)} x |`),
     "",
   ];
-  await writeSection("update-delete", lines);
+  await writeSection(section, lines);
 }
 
 async function recordResponsiveness({ latencyMs, chunks }: Responsiveness): Promise<void> {
@@ -145,6 +182,23 @@ async function recordResponsiveness({ latencyMs, chunks }: Responsiveness): Prom
     "",
   ];
   await writeSection("latency", lines);
+}
+
+async function recordScaleOut(runs: ScaleOutRun[]): Promise<void> {
+  const lines = [
+    `### The same import with 1, 2 and 3 worker processes (${new Date().toISOString().slice(0, 10)})`,
+    "",
+    `Command: \`${COMMAND}\`. Each run from empty tables; every process runs 2 worker slots; checks read after each run.`,
+    "",
+    "| worker processes | import (input rows/s) | chunks per process | result | users / distinct emails | pending ledger rows | chunks retried or not done |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...runs.map(
+      (r) =>
+        `| ${r.processes} | ${fmt(r.rowsPerSecond)} | ${r.chunksPerProcess.join(" / ")} | ${r.counters} | ${fmt(r.check.users)} / ${fmt(r.check.distinctEmails)} | ${r.check.pendingRows} | ${r.check.chunksRetried} |`,
+    ),
+    "",
+  ];
+  await writeSection("scale-out", lines);
 }
 
 /** Replaces (or appends) one marked section of BENCHMARKS.md. */

@@ -38,11 +38,12 @@ async function timed(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<num
   }
 }
 
-async function lastActionSeconds(pool: pg.Pool): Promise<{ seconds: number; rows: number }> {
+/** Seconds and rows of the newest action, from its insert to its completion. */
+export async function lastActionSeconds(pool: pg.Pool): Promise<{ seconds: number; rows: number }> {
   const { rows } = await pool.query(
-    "select extract(epoch from finished_at - created_at)::float8 as seconds, updated + deleted as rows from bulkrun.bulk_actions order by id desc limit 1",
+    "select extract(epoch from finished_at - created_at)::float8 as seconds, total as rows from bulkrun.bulk_actions order by id desc limit 1",
   );
-  return { seconds: rows[0].seconds, rows: rows[0].rows };
+  return { seconds: rows[0].seconds, rows: Number(rows[0].rows) };
 }
 
 /**
