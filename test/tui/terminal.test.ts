@@ -22,8 +22,22 @@ let actionId: number;
 
 const status = async () => (await ctx.db.knex("bulkrun.bulk_actions").where({ id: actionId }).first()).status as string;
 
+/** The help line of the actions list. */
+const HELP = /^↑↓ move .* q quit$/;
+
+/** `bulkrun tui` in a tmux window. */
+interface Terminal {
+  screen(): string;
+  /** The screen's lines as the program wrote them: a line the terminal wrapped is one again; trailing blanks cut. */
+  lines(): string[];
+  sees(what: string, pattern: RegExp): Promise<RegExpExecArray>;
+  keys(...keys: string[]): void;
+  /** Resizes the window, as a user dragging the terminal's corner does. */
+  resize(columns: number, rows: number): void;
+}
+
 /** Opens `bulkrun tui` in a real terminal of 100×30; the shell says how it exited. */
-function openTui(session: string, token: string): { screen(): string; sees(what: string, pattern: RegExp): Promise<RegExpExecArray>; keys(...keys: string[]): void } {
+function openTui(session: string, token: string): Terminal {
   const command = [
     `cd ${JSON.stringify(ROOT)}`,
     `env -u NODE_TEST_CONTEXT NO_COLOR=1 BULKRUN_TOKEN=${token} ${JSON.stringify(process.execPath)} --import tsx runner/cli/entry.ts tui --url ${url}`,
@@ -32,11 +46,13 @@ function openTui(session: string, token: string): { screen(): string; sees(what:
   const screen = () => tmux("capture-pane", "-p", "-t", session);
   return {
     screen,
+    lines: () => tmux("capture-pane", "-p", "-J", "-t", session).replace(/\n$/, "").split("\n").map((line) => line.trimEnd()),
     sees: (what, pattern) =>
       until(`the terminal to show ${what}`, async () => pattern.exec(screen()), 30_000).catch((error: Error) => {
         throw new Error(`${error.message}; the terminal:\n${screen()}`);
       }),
     keys: (...keys) => tmux("send-keys", "-t", session, ...keys) && undefined,
+    resize: (columns, rows) => tmux("resize-window", "-t", session, "-x", String(columns), "-y", String(rows)) && undefined,
   };
 }
 
@@ -67,6 +83,27 @@ after(async () => {
 });
 
 describe("bulkrun tui in a real terminal", () => {
+  test("fits the terminal it is resized to while the import runs: 80×24, then 100×30 again", async () => {
+    const tui = openTui("resize", adminToken);
+    const row = new RegExp(`›${actionId} .* running +\\S+ +\\d+%`);
+    await tui.sees("the import running", row);
+    for (const [columns, rows] of [[80, 24], [100, 30]] as const) {
+      tui.resize(columns, rows);
+      // Until the dashboard redraws, the terminal keeps the old picture, cropped: its top is cut off, or the bottom is blank.
+      await tui.sees(`the whole dashboard at ${columns}×${rows}`, /^runners 1 alive.*\n[\s\S]*\n↑↓ move .* q quit *\n *\n$/);
+      const lines = tui.lines();
+      assert.equal(lines.length, rows, "no line wrapped");
+      assert.deepEqual(lines.filter((line) => [...line].length > columns), [], "no line wider than the terminal");
+      assert.deepEqual(lines.slice(0, 4).map((line) => line.split(" ")[0]), ["runners", "queue", "rows/s", "accounts"], "the overview, no line of it broken");
+      assert.ok(lines.some((line) => row.test(line)), `the action and its status still shown:\n${lines.join("\n")}`);
+      assert.match(lines.findLast((line) => line !== "")!, HELP);
+    }
+    // Wide again, the table takes the width back.
+    assert.ok(tui.lines().some((line) => line.length > 80), tui.screen());
+    tui.keys("q");
+    await tui.sees("the dashboard gone", /EXIT 0/);
+  });
+
   test("shows a running import advance; c then y cancels it, on the screen and in the database; q quits", async () => {
     const tui = openTui("watch", adminToken);
     const row = new RegExp(`›${actionId} users\\.import +${accountName} +running +\\S+ +(\\d+)% +\\S+ +\\S+ +([\\d.]+k?)`);

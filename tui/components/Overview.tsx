@@ -32,6 +32,7 @@ export function Overview({ data, width, now }: OverviewProps) {
     : "runners - (admin token only)";
   const queueText = `queue ${queue.queuedActions} waiting, ${queue.activeActions} active, ${count(queue.pendingChunks)} chunks / ${compact(queue.pendingRows)} rows to go`;
   const rateLabel = `rows/s ${compact(current).padStart(5)} `;
+  const rateSpan = " (last 60 s)";
   const accounts = data.accounts.map((a) => accountText(a, now)).join(" · ");
   return (
     <Box flexDirection="column">
@@ -41,8 +42,8 @@ export function Overview({ data, width, now }: OverviewProps) {
       <Text>{fit(queueText, width)}</Text>
       <Text>
         {rateLabel}
-        <Sparkline values={throughput} width={Math.max(10, Math.min(60, width - rateLabel.length - 8))} />
-        {" (last 60 s)"}
+        <Sparkline values={throughput} width={Math.max(10, Math.min(60, width - rateLabel.length - rateSpan.length))} />
+        {rateSpan}
       </Text>
       <Text>{fit(`accounts ${accounts || "-"}`, width)}</Text>
     </Box>
