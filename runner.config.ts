@@ -10,4 +10,6 @@ export default defineConfig({
   chunkSize: 10_000,
   // Every new account may apply 10 000 rows a minute unless it is created with its own limit.
   accounts: { defaultRateLimitPerMinute: 10_000 },
+  // Runners remove the per-row ledger of actions that finished more than 30 days ago (`bulkrun prune`).
+  retention: { olderThan: "30d", keepFailed: false },
 });

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { DURATION_EXAMPLES, parseDuration } from "./duration.ts";
 import { BulkrunError } from "./errors.ts";
 import type { AnyAction } from "./plugin.ts";
 
@@ -122,6 +123,40 @@ export interface BulkrunConfig {
      */
     refreshMs?: number;
   };
+  /**
+   * Ledger retention: every runner (`bulkrun start`, `bulkrun worker`) removes the per-row ledger
+   * and the chunks of actions that finished longer ago than `olderThan`, as `bulkrun prune` does.
+   * The actions themselves and their counters stay.
+   */
+  retention?: {
+    /**
+     * Age, since the action finished, after which its ledger goes: a whole number and a unit (s, m,
+     * h, d, w) such as "30d"; null keeps every ledger forever. Thirty days leaves a month to read
+     * (`bulkrun logs`) or retry an action's rows, and keeps the largest table, which holds copies of
+     * the input rows (personal data included), from growing without end.
+     * Env: BULKRUN_RETENTION_OLDER_THAN (`off` for null).
+     * @default "30d"
+     */
+    olderThan?: string | null;
+    /**
+     * Keep the failed rows (the ones `bulkrun logs --status failed` and `bulkrun retry` read).
+     * Env: BULKRUN_RETENTION_KEEP_FAILED (`true` or `false`).
+     * @default false
+     */
+    keepFailed?: boolean;
+    /**
+     * How often each runner prunes, in ms (runners take turns: one prunes at a time).
+     * Env: BULKRUN_RETENTION_INTERVAL_MS.
+     * @default 3600000
+     */
+    intervalMs?: number;
+    /**
+     * Ledger rows (or chunks) removed per statement, each its own short transaction.
+     * Env: BULKRUN_RETENTION_BATCH_SIZE.
+     * @default 5000
+     */
+    batchSize?: number;
+  };
   /** Fetching URL sources (`{"url": ...}`). */
   sources?: {
     /**
@@ -160,6 +195,15 @@ export interface ResolvedConfig {
   readonly accounts: { readonly defaultRateLimitPerMinute: number | null };
   readonly webhooks: { readonly timeoutMs: number; readonly backoffMs: number; readonly attempts: number };
   readonly sources: { readonly urlTimeoutMs: number; readonly urlAttempts: number; readonly urlRetryDelayMs: number };
+  readonly retention: {
+    /** As written ("30d"), for messages; null when retention is off. */
+    readonly olderThan: string | null;
+    /** The same in milliseconds. */
+    readonly olderThanMs: number | null;
+    readonly keepFailed: boolean;
+    readonly intervalMs: number;
+    readonly batchSize: number;
+  };
   readonly api: { readonly port: number; readonly host: string; readonly maxUploadBytes: number };
   readonly dashboard: {
     readonly url: string;
@@ -265,6 +309,7 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
       urlAttempts: integer("sources.urlAttempts", config.sources?.urlAttempts, 5, 1, 25),
       urlRetryDelayMs: integer("sources.urlRetryDelayMs", config.sources?.urlRetryDelayMs, 2000, 0, 3_600_000),
     }),
+    retention: retention(config.retention ?? {}, env),
     api,
     dashboard: Object.freeze({
       url: env.BULKRUN_API_URL || config.dashboard?.url || `http://${api.host.includes(":") ? `[${api.host}]` : api.host}:${api.port}`,
@@ -287,6 +332,39 @@ function liveness(worker: NonNullable<BulkrunConfig["worker"]>, env: NodeJS.Proc
     );
   }
   return { heartbeatMs, deadAfterMs };
+}
+
+function retention(section: NonNullable<BulkrunConfig["retention"]>, env: NodeJS.ProcessEnv): ResolvedConfig["retention"] {
+  const name = "retention.olderThan (BULKRUN_RETENTION_OLDER_THAN)";
+  const written = env.BULKRUN_RETENTION_OLDER_THAN || (section.olderThan === undefined ? "30d" : section.olderThan);
+  const olderThan = written === null || written === "off" ? null : written;
+  const olderThanMs = olderThan === null ? null : typeof olderThan === "string" ? parseDuration(olderThan) : undefined;
+  if (olderThanMs === undefined) {
+    throw new BulkrunError(
+      "BULKRUN_ERR_CONFIG",
+      `${name} must be a duration such as ${DURATION_EXAMPLES}, or null (\`off\`) to keep every ledger (got ${JSON.stringify(olderThan)})`,
+    );
+  }
+  return Object.freeze({
+    olderThan,
+    olderThanMs,
+    keepFailed: boolean("retention.keepFailed (BULKRUN_RETENTION_KEEP_FAILED)", env.BULKRUN_RETENTION_KEEP_FAILED ?? section.keepFailed, false),
+    intervalMs: integer(
+      "retention.intervalMs (BULKRUN_RETENTION_INTERVAL_MS)",
+      env.BULKRUN_RETENTION_INTERVAL_MS ?? section.intervalMs,
+      3_600_000,
+      100,
+      86_400_000,
+    ),
+    batchSize: integer("retention.batchSize (BULKRUN_RETENTION_BATCH_SIZE)", env.BULKRUN_RETENTION_BATCH_SIZE ?? section.batchSize, 5000, 1, 100_000),
+  });
+}
+
+function boolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined || value === "") return fallback;
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new BulkrunError("BULKRUN_ERR_CONFIG", `${name} must be true or false (got ${JSON.stringify(value)})`);
 }
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -23,6 +23,7 @@ export const ErrorCodes = {
   BULKRUN_ERR_CHUNK_FAILED: "a chunk failed on every attempt",
   BULKRUN_ERR_ACTION_FAILED: "the bulk action ended in status failed",
   BULKRUN_ERR_INVALID_TRANSITION: "the action cannot move to the requested status",
+  BULKRUN_ERR_LEDGER_PRUNED: "the action's ledger was removed by ledger retention",
   BULKRUN_ERR_SCHEDULE: "the schedule's cron expression or time zone is invalid",
   BULKRUN_ERR_UNKNOWN_SCHEDULE: "the schedule does not exist",
   BULKRUN_ERR_WORKER_STOPPED: "the runner's worker pool stopped by itself",

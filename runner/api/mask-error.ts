@@ -14,7 +14,7 @@ function translate(cause: unknown): unknown {
       : new GraphQLError(`no such row in ${missing[1]} for this token`);
   }
   if (typeof pg?.code !== "string") return cause;
-  if (pg.code === "BR404" || pg.code === "BR409") return translateTransitionError(cause);
+  if (pg.code === "BR404" || pg.code === "BR409" || pg.code === "BR410") return translateTransitionError(cause);
   if (pg.code === "42501") {
     return new BulkrunError(
       "BULKRUN_ERR_UNAUTHORIZED",

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DURATION_EXAMPLES, parseDuration } from "../duration.ts";
 import { closest } from "../engine/did-you-mean.ts";
 import { BulkrunError } from "../errors.ts";
 
@@ -26,6 +27,16 @@ export function intFlag(name: string, value: string | undefined, min: number, ma
     throw new BulkrunError("BULKRUN_ERR_USAGE", `--${name} must be a whole number from ${min} to ${max} (got \`${value}\`)`);
   }
   return n;
+}
+
+/** A flag that must be a duration, a whole number and a unit (s, m, h, d, w); in milliseconds. */
+export function durationFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    throw new BulkrunError("BULKRUN_ERR_USAGE", `--${name} must be a duration such as ${DURATION_EXAMPLES}: a whole number and s, m, h, d or w (got \`${value}\`)`);
+  }
+  return ms;
 }
 
 /** A flag that must be one of a few words. */

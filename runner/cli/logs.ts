@@ -1,5 +1,5 @@
 import { findAction } from "../engine/actions.ts";
-import { csvCell, ledgerColumns, readLedger } from "../engine/ledger-export.ts";
+import { assertLedgerKept, csvCell, ledgerColumns, readLedger } from "../engine/ledger-export.ts";
 import { BulkrunError } from "../errors.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -21,6 +21,8 @@ export const logs: Command = {
     return withRuntime(io, async (runtime) => {
       const action = await findAction(runtime.db.knex, id);
       if (!action) throw new BulkrunError("BULKRUN_ERR_UNKNOWN_ACTION", `there is no bulk action ${id}; list them with \`bulkrun status\``);
+      // Before the CSV header; readLedger checks again in its own snapshot, should a prune begin meanwhile.
+      assertLedgerKept(action, status);
       const columns = ledgerColumns(runtime.config.plugins.get(action.type), action);
       if (format === "csv") io.out(["row", "status", "outcome", "error", "entity_id", ...columns].join(","));
       for await (const page of readLedger(runtime.db, { actionId: id, status })) {

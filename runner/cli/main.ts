@@ -11,6 +11,7 @@ import { importCommand } from "./import.ts";
 import { update } from "./update.ts";
 import { logs } from "./logs.ts";
 import { migrateCommand } from "./migrate.ts";
+import { prune } from "./prune.ts";
 import { reschedule } from "./reschedule.ts";
 import { processIo, type Io } from "./runtime.ts";
 import { schedule } from "./schedule.ts";
@@ -33,6 +34,7 @@ const COMMANDS: Command[] = [
   anonymize,
   status,
   logs,
+  prune,
   tui,
   pause,
   resume,

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { recordCapacity } from "../engine/capacity.ts";
 import { startHeartbeat, type Heartbeat } from "../engine/heartbeat.ts";
 import { releaseJobs, releaseStoppedPool, startSweeper, type Sweeper } from "../engine/recovery.ts";
+import { startRetention } from "../engine/retention.ts";
 import { loadApi } from "../api/load.ts";
 import { BulkrunError } from "../errors.ts";
 import { startWorker, type WorkerHandle } from "../worker.ts";
@@ -55,8 +56,9 @@ async function startPool(runtime: Runtime, roles: string[]): Promise<PoolRun> {
 }
 
 /**
- * Starts the worker, the heartbeat, the sweeper that recovers the jobs of dead runners, and the
- * cron scheduler (every runner runs one; each tick still starts one action).
+ * Starts the worker, the heartbeat, the sweeper that recovers the jobs of dead runners, the
+ * cron scheduler (every runner runs one; each tick still starts one action), and ledger retention
+ * (every runner runs it; one prunes at a time).
  *
  * Graphile Worker rides out most lost connections by itself: its LISTEN connection reconnects
  * with back-off and job fetches retry every poll. But when marking a job completed or failed
@@ -77,6 +79,7 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
     throw error;
   });
   const scheduler = await startScheduler(runtime, { runnerId: current.id });
+  const retention = startRetention(runtime);
   io.err(
     `bulkrun ${roles.join(" + ")} running (pid ${process.pid}, pool ${current.id}, ` +
       `concurrency ${runtime.config.worker.concurrency}) on ${redact(runtime.db.url)}`,
@@ -127,6 +130,7 @@ export async function serve(runtime: Runtime, roles: string[], io: Io): Promise<
       await api?.stop();
       await restarting;
       await scheduler.stop();
+      await retention.stop();
       await current.sweeper.stop();
       const { id, worker, heartbeat, ended } = current;
       if (!ended) {

@@ -1,5 +1,6 @@
 import { findAction, listActions } from "../engine/actions.ts";
 import { listRunners, type RunnerRow } from "../engine/heartbeat.ts";
+import { prunedNote } from "../engine/ledger-export.ts";
 import { accountQuotas } from "../engine/rate-limit.ts";
 import { BulkrunError } from "../errors.ts";
 import { intFlag, parseFlags } from "./args.ts";
@@ -30,6 +31,8 @@ export const status: Command = {
       if (!action) throw new BulkrunError("BULKRUN_ERR_UNKNOWN_ACTION", `there is no bulk action ${id}; list them with \`bulkrun status\``);
       io.out(["completed", "failed", "cancelled"].includes(action.status) ? summaryLine(action) : progressLine(action));
       for (const warning of action.warnings) io.out(`warning: ${warning}`);
+      const pruned = prunedNote(action);
+      if (pruned) io.out(`ledger: ${pruned}`);
       const quota = (await accountQuotas(db.knex, config.rateLimitWindowMs)).get(action.account_id);
       if (quota) {
         io.out(`rate limit of its account: ${count(quota.rows_available)} rows available now; full quota at ${quota.full_at.toISOString()}`);

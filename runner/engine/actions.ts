@@ -8,6 +8,9 @@ export type ActionRow = ModelObject<BulkAction>;
 
 export type ActionStatus = "scheduled" | "queued" | "preparing" | "running" | "paused" | "completed" | "failed" | "cancelled";
 
+/** What is left of an action's per-row ledger once retention has been at it. */
+export type LedgerState = "complete" | "pruning" | "pruning_keep_failed" | "failed_only" | "pruned";
+
 /** Statuses an action never leaves. */
 export const FINAL_STATUSES: readonly ActionStatus[] = ["completed", "failed", "cancelled"];
 
@@ -33,13 +36,14 @@ export async function transitionAction(
   }
 }
 
-/** Postgres errors raised by the status functions, as bulkrun errors. */
+/** Postgres errors raised by the status and follow-up functions, as bulkrun errors. */
 export function translateTransitionError(cause: unknown): unknown {
   const code = (cause as { code?: string }).code;
   // knex puts the failed SQL in front of Postgres's message: "select ... - bulk action 4 is ...".
   const message = (cause as Error).message.replace(/^[\s\S]* - /, "");
   if (code === "BR404") return new BulkrunError("BULKRUN_ERR_UNKNOWN_ACTION", message, { cause });
   if (code === "BR409") return new BulkrunError("BULKRUN_ERR_INVALID_TRANSITION", message, { cause });
+  if (code === "BR410") return new BulkrunError("BULKRUN_ERR_LEDGER_PRUNED", message, { cause });
   return cause;
 }
 

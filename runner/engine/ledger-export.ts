@@ -1,6 +1,7 @@
 import type { Database } from "../db/database.ts";
+import { BulkrunError } from "../errors.ts";
 import { byOptions, type AnyAction } from "../plugin.ts";
-import type { ActionRow } from "./actions.ts";
+import type { ActionRow, LedgerState } from "./actions.ts";
 
 /** One ledger row as exported by `bulkrun logs`. */
 export interface LedgerRow {
@@ -19,11 +20,51 @@ export interface LedgerQuery {
   pageSize?: number;
 }
 
-/** Streams an action's ledger in source-row order through a server-side cursor. */
+/** What retention left of an action's ledger. */
+type Kept = Pick<ActionRow, "id" | "ledger_state" | "ledger_pruned_at">;
+
+/** States in which every failed row is still there. */
+const FAILED_ROWS_KEPT: readonly LedgerState[] = ["complete", "pruning_keep_failed", "failed_only"];
+
+/** What retention did to the ledger, in a few words ("pruned by ledger retention at …"); undefined while it is complete. */
+export function prunedNote(action: Kept): string | undefined {
+  if (action.ledger_state === "complete") return undefined;
+  const when = action.ledger_pruned_at!.toISOString();
+  const kept = FAILED_ROWS_KEPT.includes(action.ledger_state) ? ", its failed rows kept" : "";
+  return pruning(action) ? `being pruned by ledger retention since ${when}${kept}` : `pruned by ledger retention at ${when}${kept}`;
+}
+
+function pruning(action: Kept): boolean {
+  return action.ledger_state === "pruning" || action.ledger_state === "pruning_keep_failed";
+}
+
+/**
+ * Refuses to export a ledger retention has pruned, rather than print nothing, or a part as if it
+ * were all; a ledger whose failed rows were kept still answers for those.
+ */
+export function assertLedgerKept(action: Kept, status: LedgerQuery["status"]): void {
+  const note = prunedNote(action);
+  const failedKept = FAILED_ROWS_KEPT.includes(action.ledger_state);
+  if (!note || (status === "failed" && failedKept)) return;
+  const left = failedKept ? `\`bulkrun logs ${action.id} --status failed\` exports those` : "its rows are gone";
+  throw new BulkrunError(
+    "BULKRUN_ERR_LEDGER_PRUNED",
+    `the ledger of action ${action.id} ${pruning(action) ? "is" : "was"} ${note}: ${left}; its counts remain in \`bulkrun status ${action.id}\``,
+  );
+}
+
+/**
+ * Streams an action's ledger in source-row order through a server-side cursor. One snapshot
+ * (repeatable read) serves the check that retention has not pruned it and every page after.
+ */
 export async function* readLedger(db: Database, query: LedgerQuery): AsyncGenerator<LedgerRow[]> {
   const client = await db.pool.connect();
   try {
-    await client.query("begin read only");
+    await client.query("begin isolation level repeatable read, read only");
+    const { rows: actions } = await client.query<Kept>("select id, ledger_state, ledger_pruned_at from bulkrun.bulk_actions where id = $1", [
+      query.actionId,
+    ]);
+    if (actions[0]) assertLedgerKept(actions[0], query.status);
     await client.query(
       `declare ledger no scroll cursor for
          select row_number, status, outcome, error, entity_id, data from bulkrun.bulk_action_items

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startHeartbeat, type Heartbeat } from "../../runner/engine/heartbeat.ts";
+import { pruneLedgers } from "../../runner/engine/prune.ts";
 import { finished, submitCsv } from "../helpers/actions.ts";
 import { apiFixture, type ApiFixture } from "./client.ts";
 
@@ -90,6 +91,21 @@ describe("queries", () => {
     assert.equal(result.data.runnerProcesses.totalCount, 0, "runners are for admin tokens");
     const admin = await f.gql(f.adminToken, "{ runnerProcesses { nodes { runnerId roles } } }");
     assert.deepEqual(admin.data.runnerProcesses.nodes, [{ runnerId: "api-test-runner", roles: ["worker"] }]);
+  });
+
+  test("a pruned action keeps its counters and shows ledgerState and ledgerPrunedAt; retryAction says its ledger was pruned", async () => {
+    const id = (await finished(f.ctx, (await submitCsv(f.ctx, { accountId: f.a.id }, "email\npruned@example.com\nnot-an-email\n")).id)).id;
+    await f.ctx.db.knex.raw("update bulkrun.bulk_actions set finished_at = now() - interval '2 days' where id = ?", [id]);
+    await pruneLedgers(f.ctx.db, { olderThanMs: 86_400_000, keepFailed: false, accountId: f.a.id, batchSize: 100, ifBusy: "wait" });
+    const result = await f.gql(f.a.token, `query ($id: BigInt!) {
+      bulkActionByRowId(rowId: $id) { created failed ledgerState ledgerPrunedAt bulkActionItemsByActionId { totalCount } }
+    }`, { id: String(id) });
+    const { ledgerPrunedAt, ...action } = result.data.bulkActionByRowId;
+    assert.deepEqual(action, { created: "1", failed: "1", ledgerState: "pruned", bulkActionItemsByActionId: { totalCount: 0 } });
+    assert.match(ledgerPrunedAt, /^\d{4}-\d\d-\d\dT/);
+    const retry = await f.gql(f.a.token, `mutation { retryAction(input: { actionId: "${id}" }) { result { rowId } } }`);
+    assert.equal(retry.errors?.[0]?.extensions?.code, "BULKRUN_ERR_LEDGER_PRUNED");
+    assert.match(retry.errors?.[0]?.message ?? "", new RegExp(`^the ledger of bulk action ${id} was pruned by ledger retention at \\S+: its failed rows are gone; its counts remain$`));
   });
 
   test("create mutations report bad input with the messages the CLI gives", async () => {

@@ -1,5 +1,5 @@
 import { Model } from "objection";
-import type { ActionStatus } from "../../engine/actions.ts";
+import type { ActionStatus, LedgerState } from "../../engine/actions.ts";
 
 /** One requested bulk action: `bulkrun.bulk_actions`. */
 export class BulkAction extends Model {
@@ -27,6 +27,10 @@ export class BulkAction extends Model {
   error_code!: string | null;
   error!: string | null;
   parent_id!: number | null;
+  /** What is left of its per-row ledger after retention (see sql/000009_ledger_retention.sql). */
+  ledger_state!: LedgerState;
+  /** When retention began removing its ledger; null while complete. */
+  ledger_pruned_at!: Date | null;
   started_at!: Date | null;
   finished_at!: Date | null;
   created_at!: Date;
