@@ -40,6 +40,8 @@ interface Run {
   cliPeakMb: number;
   ledgerBytesPerRow: number;
   counters: string;
+  /** Where the import's time went: staging, prepare, chunks (and the mean chunk transaction). */
+  phases: string;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -97,10 +99,17 @@ async function oneRun(pool: pg.Pool, url: string, csv: string, clean: string): P
   const workerDone = await worker.done;
   if (imported.code !== 0) throw new Error(`import failed:\n${imported.stderr}`);
   const { rows: [action] } = await pool.query(
-    `select extract(epoch from finished_at - created_at)::float8 as seconds, created, updated, skipped, failed,
-            pg_total_relation_size('bulkrun.bulk_action_items')::float8 / total as ledger_bytes_per_row
-       from bulkrun.bulk_actions`,
+    `select extract(epoch from a.finished_at - a.created_at)::float8 as seconds, a.created, a.updated, a.skipped, a.failed,
+            pg_total_relation_size('bulkrun.bulk_action_items')::float8 / a.total as ledger_bytes_per_row,
+            extract(epoch from a.started_at - a.created_at)::float8 as staging,
+            extract(epoch from c.first_started - a.started_at)::float8 as prepare,
+            extract(epoch from a.finished_at - c.first_started)::float8 as chunks,
+            c.count, c.mean_ms
+       from bulkrun.bulk_actions a,
+            lateral (select min(started_at) as first_started, count(*)::int as count, avg(duration_ms)::float8 as mean_ms
+                       from bulkrun.bulk_action_chunks where action_id = a.id) c`,
   );
+  const s = (n: number) => `${n.toFixed(1)} s`;
   return {
     copySeconds,
     importSeconds: action.seconds,
@@ -108,6 +117,7 @@ async function oneRun(pool: pg.Pool, url: string, csv: string, clean: string): P
     cliPeakMb: imported.peakRssMb,
     ledgerBytesPerRow: action.ledger_bytes_per_row,
     counters: `${fmt(action.created)} created, ${fmt(action.skipped)} skipped, ${fmt(action.failed)} failed`,
+    phases: `${s(action.staging)} / ${s(action.prepare)} / ${s(action.chunks)} (${action.count} × ${fmt(action.mean_ms)} ms)`,
   };
 }
 
@@ -119,14 +129,16 @@ async function record(results: Run[], cleanRows: number): Promise<void> {
     `### users.import, ${fmt(rows)}-row CSV into an empty table (${new Date().toISOString().slice(0, 10)})`,
     "",
     `Command: \`${COMMAND}\` on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ` +
-      `${process.env.DATABASE_URL ? "external Postgres" : "embedded Postgres 18"}. Each run truncates the tables first.`,
+      `${process.env.DATABASE_URL ? "external Postgres" : "embedded Postgres 18"}. Each run truncates the tables first. ` +
+      "Phases, from the action's timestamps: staging (the CLI parses the file and COPYs it into the ledger), prepare (plan and enqueue the chunks), " +
+      "chunks (first chunk's start to completion, 2 worker slots; a chunk transaction's mean time beside it).",
     "",
-    "| run | COPY clean rows into indexed table (rows/s) | bulkrun import, ledger on (input rows/s) | ratio | worker peak RSS | CLI peak RSS | ledger on disk per row | result |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| run | COPY clean rows into indexed table (rows/s) | bulkrun import, ledger on (input rows/s) | ratio | worker peak RSS | CLI peak RSS | ledger on disk per row | staging / prepare / chunks (chunks × mean transaction) | result |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...results.map((r, i) =>
-      `| ${i + 1} | ${fmt(copyRates[i]!)} | ${fmt(importRates[i]!)} | ${ratios[i]!.toFixed(2)} x | ${r.workerPeakMb.toFixed(0)} MB | ${r.cliPeakMb.toFixed(0)} MB | ${r.ledgerBytesPerRow.toFixed(0)} B | ${r.counters} |`,
+      `| ${i + 1} | ${fmt(copyRates[i]!)} | ${fmt(importRates[i]!)} | ${ratios[i]!.toFixed(2)} x | ${r.workerPeakMb.toFixed(0)} MB | ${r.cliPeakMb.toFixed(0)} MB | ${r.ledgerBytesPerRow.toFixed(0)} B | ${r.phases} | ${r.counters} |`,
     ),
-    `| **median** | **${fmt(median(copyRates))}** | **${fmt(median(importRates))}** | **${median(ratios).toFixed(2)} x** | | | | min ratio ${Math.min(...ratios).toFixed(2)} x |`,
+    `| **median** | **${fmt(median(copyRates))}** | **${fmt(median(importRates))}** | **${median(ratios).toFixed(2)} x** | | | | | min ratio ${Math.min(...ratios).toFixed(2)} x |`,
     "",
   ];
   await writeSection(rows === 1_000_000 ? "import" : `import-${rows}`, lines);
