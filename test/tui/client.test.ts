@@ -53,6 +53,21 @@ describe("the dashboard's client, against the API", () => {
     );
   });
 
+  test("busy workers never exceed the slots: a slot still holds a finished job's lock while it takes the next", async () => {
+    const { rows } = await f.ctx.db.knex.raw(
+      "select (graphile_worker.add_job('bulkrun.none', run_at => now() + interval '1 hour')).id from generate_series(1, 4)",
+    );
+    const ids = rows.map((r: { id: string }) => r.id);
+    try {
+      await f.ctx.db.knex.raw("update graphile_worker._private_jobs set locked_by = 'tui-test-runner', locked_at = now() where id = any(?)", [ids]);
+      assert.deepEqual((await fetchOverview(admin)).runners, { alive: 1, dead: 0, workersBusy: 3, workersTotal: 3 });
+      await f.ctx.db.knex.raw("update graphile_worker._private_jobs set locked_by = null, locked_at = null where id = any(?)", [ids.slice(2)]);
+      assert.deepEqual((await fetchOverview(admin)).runners, { alive: 1, dead: 0, workersBusy: 2, workersTotal: 3 });
+    } finally {
+      await f.ctx.db.knex.raw("delete from graphile_worker._private_jobs where id = any(?)", [ids]);
+    }
+  });
+
   test("an account token sees its own actions and throughput only, and no runners", async () => {
     const own = await fetchOverview(accountB);
     assert.equal(own.runners, null);
