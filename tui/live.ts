@@ -1,7 +1,7 @@
 import { createClient } from "graphql-ws";
 import type { ApiTarget } from "./client.ts";
 import type { ActionSummary } from "./model.ts";
-import { maybeNum, num } from "./values.ts";
+import { counters, num } from "./values.ts";
 
 /** A bulk action's counters at the moment it changed, as the subscription pushes them. */
 export type ActionChange = Pick<
@@ -64,14 +64,6 @@ function parse(raw: Record<string, unknown>): ActionChange {
   return {
     id: num(raw.id),
     status: String(raw.status),
-    total: maybeNum(raw.total),
-    processed: num(raw.processed),
-    created: num(raw.created),
-    updated: num(raw.updated),
-    deleted: num(raw.deleted),
-    skipped: num(raw.skipped),
-    failed: num(raw.failed),
-    progress: maybeNum(raw.progress),
-    rowsPerSecond: maybeNum(raw.rowsPerSecond),
+    ...counters(raw),
   };
 }

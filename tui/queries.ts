@@ -1,5 +1,5 @@
 import type { GraphqlClient } from "./client.ts";
-import { maybeDate, maybeNum, num } from "./values.ts";
+import { counters, maybeDate, maybeNum, num } from "./values.ts";
 import type { AccountState, ActionDetail, ActionSummary, ControlVerb, FailureReason, Overview, SampleRow } from "./model.ts";
 
 /** Actions the table lists: the most recently changed ones. */
@@ -45,15 +45,7 @@ function action(raw: Raw, accountNames: ReadonlyMap<number, string>): ActionSumm
     accountId,
     account: raw.accountByAccountId?.name ?? accountNames.get(accountId) ?? String(accountId),
     status: raw.status,
-    total: maybeNum(raw.total),
-    processed: num(raw.processed),
-    created: num(raw.created),
-    updated: num(raw.updated),
-    deleted: num(raw.deleted),
-    skipped: num(raw.skipped),
-    failed: num(raw.failed),
-    progress: maybeNum(raw.progress),
-    rowsPerSecond: maybeNum(raw.rowsPerSecond),
+    ...counters(raw),
     eta: maybeDate(raw.eta),
     createdAt: new Date(raw.createdAt),
     updatedAt: new Date(raw.updatedAt),

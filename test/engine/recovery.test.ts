@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { resolveConfig } from "../../runner/config.ts";
 import { liveRunners, listRunners, startHeartbeat } from "../../runner/engine/heartbeat.ts";
 import { recoverDeadRunners } from "../../runner/engine/recovery.ts";
@@ -13,35 +13,24 @@ import {
   chunkProgress,
   lockedJobs,
   stageImport,
-  startWorkerProcess,
   until,
-  type WorkerProcess,
+  useWorkerProcesses,
 } from "../helpers/recovery.ts";
-import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
 
-let ctx: TestRuntime;
-const processes: WorkerProcess[] = [];
-
-before(async () => {
-  ctx = await testRuntime();
-});
-after(async () => {
-  for (const p of processes) p.child.kill("SIGKILL");
-  await ctx.close();
-});
+const f = useWorkerProcesses();
 
 async function addJobs(count: number, lockedBy: string): Promise<number[]> {
-  const { rows } = await ctx.db.knex.raw<{ rows: { id: number }[] }>(
+  const { rows } = await f.ctx.db.knex.raw<{ rows: { id: number }[] }>(
     "select (graphile_worker.add_job('recovery.test', '{}'::json)).id from generate_series(1, ?)",
     [count],
   );
   const ids = rows.map((r) => r.id);
-  await ctx.db.knex.raw("update graphile_worker._private_jobs set locked_by = ?, locked_at = now() where id = any(?)", [lockedBy, ids]);
+  await f.ctx.db.knex.raw("update graphile_worker._private_jobs set locked_by = ?, locked_at = now() where id = any(?)", [lockedBy, ids]);
   return ids;
 }
 
 async function runner(id: string) {
-  const { rows } = await ctx.db.knex.raw<{ rows: { dead_at: Date | null; recovered_by: string | null }[] }>(
+  const { rows } = await f.ctx.db.knex.raw<{ rows: { dead_at: Date | null; recovered_by: string | null }[] }>(
     "select dead_at, recovered_by from bulkrun_private.runners where id = ?",
     [id],
   );
@@ -67,38 +56,38 @@ describe("liveness settings", () => {
 
 describe("the sweeper", () => {
   test("of many live runners, exactly one declares a silent runner dead and releases only its jobs", async () => {
-    await ctx.db.knex.raw(
+    await f.ctx.db.knex.raw(
       `insert into bulkrun_private.runners (id, pid, host, roles, last_beat_at) values
          ('pool-silent', 101, 'lost-host', '{worker}', now() - interval '2 minutes'),
          ('pool-beating', 102, 'live-host', '{worker}', now())`,
     );
     const jobs = [...(await addJobs(3, "pool-silent")), ...(await addJobs(1, "pool-beating"))];
     const sweepers = Array.from({ length: 6 }, (_, i) => `pool-sweeper-${i}`);
-    const results = await Promise.all(sweepers.map((self) => recoverDeadRunners(ctx.db.knex, self, 30_000)));
+    const results = await Promise.all(sweepers.map((self) => recoverDeadRunners(f.ctx.db.knex, self, 30_000)));
     const recovered = results.flat();
     assert.deepEqual(recovered.map((r) => [r.id, r.pid, r.host, r.jobs]), [["pool-silent", 101, "lost-host", 3]]);
     assert.ok(recovered[0]!.silent_ms >= 120_000);
-    assert.equal(await lockedJobs(ctx, "pool-silent"), 0);
-    assert.equal(await lockedJobs(ctx, "pool-beating"), 1);
+    assert.equal(await lockedJobs(f.ctx, "pool-silent"), 0);
+    assert.equal(await lockedJobs(f.ctx, "pool-beating"), 1);
     const silent = await runner("pool-silent");
     assert.ok(silent?.dead_at);
     assert.equal(silent.recovered_by, sweepers[results.findIndex((r) => r.length > 0)]);
     assert.equal((await runner("pool-beating"))?.dead_at, null);
-    assert.deepEqual(await recoverDeadRunners(ctx.db.knex, "pool-beating", 30_000), [], "a dead runner is recovered once");
-    const listed = await listRunners(ctx.db.knex, 30_000);
+    assert.deepEqual(await recoverDeadRunners(f.ctx.db.knex, "pool-beating", 30_000), [], "a dead runner is recovered once");
+    const listed = await listRunners(f.ctx.db.knex, 30_000);
     assert.deepEqual(listed.map((r) => [r.id, r.alive]), [["pool-beating", true], ["pool-silent", false]]);
-    await ctx.db.knex.raw("delete from graphile_worker._private_jobs where id = any(?)", [jobs]);
-    await ctx.db.knex.raw("delete from bulkrun_private.runners where id in ('pool-silent', 'pool-beating')");
+    await f.ctx.db.knex.raw("delete from graphile_worker._private_jobs where id = any(?)", [jobs]);
+    await f.ctx.db.knex.raw("delete from bulkrun_private.runners where id in ('pool-silent', 'pool-beating')");
   });
 
   test("a runner declared dead that beats again is alive again, and says so", async () => {
     const logged: string[] = [];
-    const heartbeat = await startHeartbeat(ctx.db.knex, "pool-paused", ["worker"], { intervalMs: 100, log: (line) => logged.push(line) });
+    const heartbeat = await startHeartbeat(f.ctx.db.knex, "pool-paused", ["worker"], { intervalMs: 100, log: (line) => logged.push(line) });
     try {
-      await ctx.db.knex.raw("update bulkrun_private.runners set dead_at = now(), recovered_by = 'pool-other' where id = 'pool-paused'");
+      await f.ctx.db.knex.raw("update bulkrun_private.runners set dead_at = now(), recovered_by = 'pool-other' where id = 'pool-paused'");
       await until("the next beat", async () => (await runner("pool-paused"))?.dead_at === null);
       assert.match(logged.join("\n"), /runner pool-paused missed its beats and was declared dead at .*; its jobs were released to other runners/);
-      assert.equal(await liveRunners(ctx.db.knex), 1);
+      assert.equal(await liveRunners(f.ctx.db.knex), 1);
     } finally {
       await heartbeat.stop();
     }
@@ -109,38 +98,36 @@ describe("the sweeper", () => {
 describe("kill -9", () => {
   test("a worker killed mid-import loses nothing and applies nothing twice: another takes over its chunks within seconds", async () => {
     const env = { BULKRUN_HEARTBEAT_MS: "200", BULKRUN_DEAD_AFTER_MS: "1500", BULKRUN_CONCURRENCY: "4" };
-    const account = await newAccount(ctx);
-    const { action, expectedUsers } = await stageImport(ctx, account.id, 200_000, 2000);
+    const account = await newAccount(f.ctx);
+    const { action, expectedUsers } = await stageImport(f.ctx, account.id, 200_000, 2000);
 
-    const doomed = await startWorkerProcess(ctx, env);
-    processes.push(doomed);
+    const doomed = await f.start(env);
     await until("some chunks done and some running", async () => {
-      const progress = await chunkProgress(ctx, action.id);
-      return progress.done >= 10 && (await lockedJobs(ctx, doomed.poolId)) > 0;
+      const progress = await chunkProgress(f.ctx, action.id);
+      return progress.done >= 10 && (await lockedJobs(f.ctx, doomed.poolId)) > 0;
     });
     doomed.child.kill("SIGKILL");
     const killedAt = Date.now();
     assert.equal((await doomed.result).code, null);
-    const held = await lockedJobs(ctx, doomed.poolId);
-    const progress = await chunkProgress(ctx, action.id);
+    const held = await lockedJobs(f.ctx, doomed.poolId);
+    const progress = await chunkProgress(f.ctx, action.id);
     assert.ok(held > 0, "the killed worker held jobs");
     assert.ok(progress.done < progress.total, "the import was not finished when the worker died");
-    await assertNoChunkHalfApplied(ctx, action.id, account.id);
+    await assertNoChunkHalfApplied(f.ctx, action.id, account.id);
 
-    const survivor = await startWorkerProcess(ctx, env);
-    processes.push(survivor);
+    const survivor = await f.start(env);
     const released = new RegExp(`runner ${doomed.poolId} \\(pid ${doomed.pid} on \\S+\\) missed its beats for [\\d.]+ s: declared dead, ${held} locked jobs? released`);
     await until("the dead worker's jobs released", async () => released.test(survivor.stderr()));
     const recoveredAfter = Date.now() - killedAt;
-    const done = await finished(ctx, action.id, 60_000);
+    const done = await finished(f.ctx, action.id, 60_000);
     const completedAfter = Date.now() - killedAt;
     assert.equal(done.status, "completed");
-    await assertExactlyOnce(ctx, action.id, account.id, expectedUsers);
-    await assertNothingLocked(ctx);
-    const { rows } = await ctx.db.knex.raw("select count(*)::int as n from graphile_worker.jobs where task_identifier = 'bulkrun.chunk'");
+    await assertExactlyOnce(f.ctx, action.id, account.id, expectedUsers);
+    await assertNothingLocked(f.ctx);
+    const { rows } = await f.ctx.db.knex.raw("select count(*)::int as n from graphile_worker.jobs where task_identifier = 'bulkrun.chunk'");
     assert.equal(rows[0].n, 0, "chunk jobs left in the queue");
 
-    const status = await runCli(["status"], { databaseUrl: ctx.url });
+    const status = await runCli(["status"], { databaseUrl: f.ctx.url });
     assert.equal(status.code, 0, status.stderr);
     const runners = lines(status.stdout).filter((line) => line.startsWith("pool-"));
     assert.ok(runners.some((line) => line.startsWith(`${survivor.poolId}\t${survivor.pid}\t`) && line.endsWith("\talive")), status.stdout);

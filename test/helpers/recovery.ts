@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeSeedCsv, type SeedSummary } from "../../runner/engine/seed.ts";
 import { submitFile } from "../../runner/engine/submit.ts";
+import { after, before } from "node:test";
 import { startCli, type RunningCli } from "./cli.ts";
-import type { TestRuntime } from "./runtime.ts";
+import { testRuntime, type TestRuntime } from "./runtime.ts";
 
 /** A `bulkrun worker` process started with extra environment (BULKRUN_HEARTBEAT_MS, ...). */
 export interface WorkerProcess extends RunningCli {
@@ -35,6 +36,39 @@ export async function startWorkerProcess(ctx: TestRuntime, env: Record<string, s
   const announced = /running \(pid \d+, pool (\S+),/;
   await cli.stderrMatches(announced);
   return { ...cli, pid: cli.child.pid!, poolId: announced.exec(stderr)![1]!, stderr: () => stderr };
+}
+
+/** A test file's runtime, and the `bulkrun worker` processes its tests start against it. */
+export interface WorkerProcesses {
+  /** Set before the file's first test. */
+  readonly ctx: TestRuntime;
+  start(env?: Record<string, string>): Promise<WorkerProcess>;
+}
+
+/**
+ * Registers the file's hooks: the runtime is made before its tests; after them every worker
+ * process started is killed (SIGKILL: a test may have left one hanging) and the runtime closed.
+ */
+export function useWorkerProcesses(): WorkerProcesses {
+  let ctx: TestRuntime | undefined;
+  const processes: WorkerProcess[] = [];
+  before(async () => {
+    ctx = await testRuntime();
+  });
+  after(async () => {
+    for (const p of processes) p.child.kill("SIGKILL");
+    await ctx?.close();
+  });
+  return {
+    get ctx() {
+      return ctx!;
+    },
+    async start(env = {}) {
+      const started = await startWorkerProcess(ctx!, env);
+      processes.push(started);
+      return started;
+    },
+  };
 }
 
 /** Polls `probe` until it returns something truthy; fails after `timeoutMs`. */
