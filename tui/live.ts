@@ -1,13 +1,10 @@
 import { createClient } from "graphql-ws";
 import type { ApiTarget } from "./client.ts";
 import type { ActionSummary } from "./model.ts";
-import { counters, num } from "./values.ts";
+import { counters, num, type ActionCounters } from "./values.ts";
 
 /** A bulk action's counters at the moment it changed, as the subscription pushes them. */
-export type ActionChange = Pick<
-  ActionSummary,
-  "id" | "status" | "total" | "processed" | "created" | "updated" | "deleted" | "skipped" | "failed" | "progress" | "rowsPerSecond"
->;
+export type ActionChange = Pick<ActionSummary, "id" | "status"> & ActionCounters;
 
 const SUBSCRIPTION = `subscription { bulkActionChanged {
   id status total processed created updated deleted skipped failed progress rowsPerSecond

@@ -11,11 +11,14 @@ export const maybeNum = (value: unknown): number | null => (value === null || va
 /** A timestamp, or null when absent. */
 export const maybeDate = (value: unknown): Date | null => (typeof value === "string" ? new Date(value) : null);
 
-/** An action's counters, progress and rate as the API sends them (queries and the subscription alike). */
-export function counters(raw: Record<string, unknown>): Pick<
+/** An action's counters, progress and rate. */
+export type ActionCounters = Pick<
   ActionSummary,
   "total" | "processed" | "created" | "updated" | "deleted" | "skipped" | "failed" | "progress" | "rowsPerSecond"
-> {
+>;
+
+/** An action's counters, progress and rate as the API sends them (queries and the subscription alike). */
+export function counters(raw: Record<string, unknown>): ActionCounters {
   return {
     total: maybeNum(raw.total),
     processed: num(raw.processed),

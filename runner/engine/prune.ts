@@ -37,6 +37,12 @@ export interface PruneResult extends PruneTotals {
 
 // Any constant will do; every bulkrun process that prunes takes the same lock (migrate.ts has 7_311_042).
 const PRUNE_LOCK = 7_311_044;
+/**
+ * An action whose ledger retention prunes: finished (a status in $1) before $2, with ledger rows
+ * left to remove ($3: failed rows are kept). The prune picks its candidates with it and checks
+ * each again under the action's row lock.
+ */
+const PRUNABLE = "status = any($1) and finished_at < $2 and ledger_state <> 'pruned' and not (ledger_state = 'failed_only' and $3)";
 // Row numbers are Postgres integers: this is below every one of them.
 const BEFORE_FIRST_ROW = -2_147_483_648;
 
@@ -80,11 +86,8 @@ async function prune(client: pg.PoolClient, options: PruneOptions): Promise<Prun
   const before = rows[0]!.before;
   const totals: PruneTotals = { actions: 0, rows: 0, chunks: 0, batches: 0 };
   const { rows: candidates } = await client.query<{ id: number }>(
-    `select id from bulkrun.bulk_actions
-      where status = any($1) and finished_at < $2 and ($3::bigint is null or account_id = $3)
-        and (ledger_state in ('complete', 'pruning', 'pruning_keep_failed') or (ledger_state = 'failed_only' and not $4))
-      order by id`,
-    [FINAL_STATUSES, before, options.accountId ?? null, options.keepFailed],
+    `select id from bulkrun.bulk_actions where ${PRUNABLE} and ($4::bigint is null or account_id = $4) order by id`,
+    [FINAL_STATUSES, before, options.keepFailed, options.accountId ?? null],
   );
   for (const { id } of candidates) {
     if (options.signal?.aborted) break;
@@ -113,11 +116,8 @@ async function claim(client: pg.PoolClient, id: number, before: Date, keepFailed
   await client.query("begin");
   try {
     const { rows } = await client.query<{ ledger_state: LedgerState }>(
-      `select ledger_state from bulkrun.bulk_actions
-        where id = $1 and status = any($2) and finished_at < $3 and ledger_state <> 'pruned'
-          and not (ledger_state = 'failed_only' and $4)
-          for no key update`,
-      [id, FINAL_STATUSES, before, keepFailed],
+      `select ledger_state from bulkrun.bulk_actions where id = $4 and ${PRUNABLE} for no key update`,
+      [FINAL_STATUSES, before, keepFailed, id],
     );
     const current = rows[0]?.ledger_state;
     const { rowCount: followUps } = await client.query(
