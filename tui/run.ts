@@ -18,6 +18,9 @@ export async function runDashboard(target: ApiTarget, options: DashboardOptions,
   const client = new GraphqlClient(target);
   const instance = render(createElement(App, { client, refreshMs: options.refreshMs, color: options.color }), {
     alternateScreen: true,
+    // Callers draw the dashboard only on a terminal; left to itself, Ink draws nothing until exit
+    // whenever CI is set, even on a terminal.
+    interactive: true,
     maxFps: 10,
     exitOnCtrlC: true,
     patchConsole: false,

@@ -36,11 +36,14 @@ interface Terminal {
   resize(columns: number, rows: number): void;
 }
 
-/** Opens `bulkrun tui` in a real terminal of 100×30; the shell says how it exited. */
+/**
+ * Opens `bulkrun tui` in a real terminal of 100×30; the shell says how it exited. CI is set, as on
+ * a build machine: Ink would draw nothing until exit there unless told the terminal is interactive.
+ */
 function openTui(session: string, token: string): Terminal {
   const command = [
     `cd ${JSON.stringify(ROOT)}`,
-    `env -u NODE_TEST_CONTEXT NO_COLOR=1 BULKRUN_TOKEN=${token} ${JSON.stringify(process.execPath)} --import tsx runner/cli/entry.ts tui --url ${url}`,
+    `env -u NODE_TEST_CONTEXT NO_COLOR=1 CI=true BULKRUN_TOKEN=${token} ${JSON.stringify(process.execPath)} --import tsx runner/cli/entry.ts tui --url ${url}`,
   ].join(" && ");
   tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", `${command}; echo "EXIT $?"; sleep 600`);
   const screen = () => tmux("capture-pane", "-p", "-t", session);
