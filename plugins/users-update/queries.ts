@@ -1,5 +1,17 @@
 import type { OutcomeQuery } from "../../runner/plugin.ts";
 import { targetCtes } from "../users-common/key.ts";
+import { WRITABLE, type Writable } from "./fields.ts";
+
+/**
+ * A column's new value: the row's (with `patch` on top) where it gives one, else what the user
+ * has. Read from the row version being updated, so a column the row leaves alone keeps a change
+ * that another transaction committed while this one waited for the user's lock. The email is
+ * written only by rows keyed by id; rows keyed by email cannot change it.
+ */
+const newValue = (column: Writable) =>
+  column === "email"
+    ? "case when t.d->'id' is not null and t.d->'email' is not null then t.d->>'email' else u.email end"
+    : `case when t.d->'${column}' is not null then t.d->>'${column}' else u.${column} end`;
 
 /**
  * One statement per chunk. Every named user gets the row's fields (with `patch` on top); a row
@@ -12,18 +24,11 @@ taken as (
    where t.id is not null and t.d->'id' is not null and t.d->'email' is not null and (
      exists (select 1 from bulkrun.users o where o.account_id = ? and lower(o.email) = lower(t.d->>'email') and o.id <> t.id)
      or exists (select 1 from target o where o.row_number <> t.row_number and o.d->'email' is not null and lower(o.d->>'email') = lower(t.d->>'email')))),
-planned as (
-  select t.row_number, u.id,
-         case when t.d->'id' is not null and t.d->'email' is not null then t.d->>'email' else u.email end as email,
-         case when t.d->'name' is not null then t.d->>'name' else u.name end as name,
-         case when t.d->'phone' is not null then t.d->>'phone' else u.phone end as phone,
-         case when t.d->'status' is not null then t.d->>'status' else u.status end as status
-    from target t join bulkrun.users u on u.id = t.id
-   where not exists (select 1 from taken k where k.row_number = t.row_number)),
 changed as (
-  update bulkrun.users u set email = p.email, name = p.name, phone = p.phone, status = p.status, updated_at = now()
-    from planned p
-   where u.id = p.id and (u.email, u.name, u.phone, u.status) is distinct from (p.email, p.name, p.phone, p.status)
+  update bulkrun.users u set ${WRITABLE.map((column) => `${column} = ${newValue(column)}`).join(", ")}, updated_at = now()
+    from target t
+   where u.id = t.id and not exists (select 1 from taken k where k.row_number = t.row_number)
+     and (${WRITABLE.map((column) => `u.${column}`).join(", ")}) is distinct from (${WRITABLE.map(newValue).join(", ")})
   returning u.id),
 outcomes as (
   select t.row_number,

@@ -1,9 +1,11 @@
 import { Readable } from "node:stream";
+import type { PoolClient } from "pg";
 import type { ActionRow } from "../../runner/engine/actions.ts";
 import { createAccount } from "../../runner/engine/accounts.ts";
 import { submitFile, type ActionRequest } from "../../runner/engine/submit.ts";
 import { watchAction } from "../../runner/engine/watch.ts";
 import type { TestRuntime } from "./runtime.ts";
+import { until } from "./until.ts";
 
 /** Waits for the action to reach a final status, failing the test after `timeoutMs`. */
 export async function finished(ctx: TestRuntime, id: number, timeoutMs = 30_000): Promise<ActionRow> {
@@ -48,4 +50,32 @@ export async function users(ctx: TestRuntime, accountId: number) {
     [accountId],
   );
   return rows;
+}
+
+/**
+ * Runs `csv` as an action of `request` while `other` holds an uncommitted write (made by
+ * `hold`) that the action's chunk must wait for; commits it once the chunk waits on its lock.
+ */
+export async function runAgainstOpenTransaction(
+  ctx: TestRuntime,
+  request: Partial<ActionRequest> & { accountId: number },
+  csv: string,
+  hold: (other: PoolClient) => Promise<unknown>,
+): Promise<ActionRow> {
+  const other = await ctx.db.pool.connect();
+  try {
+    await other.query("begin");
+    await hold(other);
+    const action = await submitCsv(ctx, request, csv);
+    await until(async () => {
+      const { rows } = await ctx.db.knex.raw(
+        "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like 'with bulkrun_chunk_items%'",
+      );
+      return rows[0].n > 0;
+    });
+    await other.query("commit");
+    return await finished(ctx, action.id);
+  } finally {
+    other.release();
+  }
 }

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { isBulkrunError } from "../../runner/errors.ts";
-import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
+import { finished, ledger, newAccount, runAgainstOpenTransaction, submitCsv, users } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
-import { until } from "../helpers/until.ts";
 
 let ctx: TestRuntime;
 
@@ -113,28 +112,15 @@ describe("users.import from a staged CSV", () => {
 
   test("a user another transaction inserts while the chunk runs is updated in the same attempt, not a failed chunk", async () => {
     const account = await newAccount(ctx);
-    const other = await ctx.db.pool.connect();
-    try {
-      await other.query("begin");
-      await other.query("insert into bulkrun.users (account_id, email, name) values ($1, 'race@example.com', 'Theirs')", [account.id]);
-      const action = await submitCsv(ctx, { accountId: account.id }, "name,email\nOurs,Race@example.com\nNew,new@example.com\n");
-      // The chunk's insert of race@ waits on the uncommitted row in the unique index, then fails on it.
-      await until(async () => {
-        const { rows } = await ctx.db.knex.raw(
-          "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like 'with bulkrun_chunk_items%'",
-        );
-        return rows[0].n > 0;
-      });
-      await other.query("commit");
-      const done = await finished(ctx, action.id);
-      assert.deepEqual([done.status, done.created, done.updated, done.failed], ["completed", 1, 1, 0]);
-      assert.deepEqual((await ledger(ctx, done.id)).map((e) => e.outcome), ["updated", "created"]);
-      assert.deepEqual((await users(ctx, account.id)).map((u) => [u.email, u.name]), [["new@example.com", "New"], ["race@example.com", "Ours"]]);
-      const { rows: chunks } = await ctx.db.knex.raw("select attempts from bulkrun.bulk_action_chunks where action_id = ?", [done.id]);
-      assert.deepEqual(chunks, [{ attempts: 1 }]);
-    } finally {
-      other.release();
-    }
+    // The chunk's insert of race@ waits on the uncommitted row in the unique index, then fails on it.
+    const done = await runAgainstOpenTransaction(ctx, { accountId: account.id }, "name,email\nOurs,Race@example.com\nNew,new@example.com\n", (other) =>
+      other.query("insert into bulkrun.users (account_id, email, name) values ($1, 'race@example.com', 'Theirs')", [account.id]),
+    );
+    assert.deepEqual([done.status, done.created, done.updated, done.failed], ["completed", 1, 1, 0]);
+    assert.deepEqual((await ledger(ctx, done.id)).map((e) => e.outcome), ["updated", "created"]);
+    assert.deepEqual((await users(ctx, account.id)).map((u) => [u.email, u.name]), [["new@example.com", "New"], ["race@example.com", "Ours"]]);
+    const { rows: chunks } = await ctx.db.knex.raw("select attempts from bulkrun.bulk_action_chunks where action_id = ?", [done.id]);
+    assert.deepEqual(chunks, [{ attempts: 1 }]);
   });
 
   test("a file without an email column fails the action before any row is applied", async () => {

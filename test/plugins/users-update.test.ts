@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { controlAction } from "../../runner/engine/control.ts";
 import { submitAction } from "../../runner/engine/submit.ts";
-import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
+import { finished, ledger, newAccount, runAgainstOpenTransaction, submitCsv, users } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
 
 let ctx: TestRuntime;
@@ -48,6 +48,16 @@ describe("users.update", () => {
       ["not_found", "no such user in this account"],
     ]);
     assert.deepEqual((await users(ctx, account.id)).map((u) => [u.email, u.name]), [["a@example.com", null], ["new-b@example.com", "Bee"]]);
+  });
+
+  test("a field the row leaves alone keeps what another transaction wrote while the chunk waited for the user", async () => {
+    const account = await newAccount(ctx);
+    await seedUsers(account.id, "name,email,phone\nAda,ada@example.com,1111111\n");
+    const done = await runAgainstOpenTransaction(ctx, { accountId: account.id, type: "users.update" }, "email,phone\nada@example.com,2222222\n", (other) =>
+      other.query("update bulkrun.users set name = 'Ada Lovelace' where account_id = $1", [account.id]),
+    );
+    assert.deepEqual([done.status, done.updated], ["completed", 1]);
+    assert.deepEqual((await users(ctx, account.id)).map((u) => [u.name, u.phone]), [["Ada Lovelace", "2222222"]]);
   });
 
   test("a column the plugin may not write fails the action before anything is applied, listing the allowed ones", async () => {
