@@ -114,7 +114,7 @@ describe("retention in the runner", () => {
       // One action ages while the runner runs, then another: each is pruned by a later round of the timer.
       for (const id of [first, second]) {
         await ctx.db.knex.raw("update bulkrun.bulk_actions set finished_at = now() - interval '2 hours' where id = ?", [id]);
-        await until(async () => (await ledgerState(id)).ledger_state === "pruned");
+        await until("the ledger pruned", async () => (await ledgerState(id)).ledger_state === "pruned");
         assert.equal((await ledgerState(id)).rows, 0);
       }
       runner.child.kill("SIGTERM");

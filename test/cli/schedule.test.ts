@@ -116,7 +116,7 @@ describe("one-off actions at a given time", () => {
     const action = await submitCsv(ctx, { accountId: account.id, runAt: new Date(Date.now() + 1000) }, "email\nnever2@example.com\n");
     await transitionAction(ctx.db.knex, action.id, "cancelled");
     assert.ok(await prepareJob(action.id));
-    await until(async () => (await prepareJob(action.id)) === undefined);
+    await until("the prepare job gone", async () => (await prepareJob(action.id)) === undefined);
     const row = await actionRow(action.id);
     assert.deepEqual([row.status, row.started_at], ["cancelled", null]);
     assert.equal((await users(ctx, account.id)).length, 0);
@@ -194,7 +194,7 @@ describe("bulkrun schedule", () => {
         const { rows } = await ctx.db.knex.raw("select id from bulkrun.bulk_actions where schedule_id = ? order by id", [every.id]);
         return rows.map((r: { id: number }) => r.id);
       };
-      await until(async () => (await fired()).length >= 2);
+      await until("two firings", async () => (await fired()).length >= 2);
       const done = await finished(ctx, (await fired())[0]);
       assert.equal(done.status, "completed");
       runner.child.kill("SIGTERM");

@@ -10,9 +10,9 @@ import {
   chunkProgress,
   lockedJobs,
   stageImport,
-  until,
   useWorkerProcesses,
 } from "../helpers/recovery.ts";
+import { until } from "../helpers/until.ts";
 
 const f = useWorkerProcesses();
 const worker = f.start;

@@ -9,10 +9,10 @@ import {
   backendsOf,
   chunkProgress,
   stageImport,
-  until,
   type WorkerProcess,
   useWorkerProcesses,
 } from "../helpers/recovery.ts";
+import { until } from "../helpers/until.ts";
 
 const f = useWorkerProcesses();
 let worker: WorkerProcess;

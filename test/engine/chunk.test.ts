@@ -75,7 +75,7 @@ describe("chunks", () => {
       "select graphile_worker.add_job('bulkrun.chunk', json_build_object('chunkId', id)) from bulkrun.bulk_action_chunks where action_id = ?",
       [done.id],
     );
-    await until(async () => (await jobsLeft()) === 0);
+    await until("no jobs left", async () => (await jobsLeft()) === 0);
     const again = (await ctx.db.knex.raw("select * from bulkrun.bulk_actions where id = ?", [done.id])).rows[0];
     assert.deepEqual(
       [again.status, again.processed, again.created, again.updated, again.skipped, again.failed],

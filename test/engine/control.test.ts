@@ -64,7 +64,7 @@ describe("pause, resume and cancel", () => {
   test("pause stops taking chunks without half-applied ones; resume finishes with exact counts", async () => {
     const account = await newAccount(ctx);
     const action = await submitCsv(ctx, { accountId: account.id, type: "test.slow_import", chunkSize: 20, options: { delay_ms: 100 } }, csv(400));
-    await until(async () => (await chunksDone(action.id)) >= 2);
+    await until("two chunks done", async () => (await chunksDone(action.id)) >= 2);
     const paused = await controlAction(ctx.db.knex, "pause", action.id);
     assert.equal(paused.status, "paused");
     await sleep(400);
@@ -84,7 +84,7 @@ describe("pause, resume and cancel", () => {
   test("cancel ends the action: running chunks commit, the rest stay pending in the ledger", async () => {
     const account = await newAccount(ctx);
     const action = await submitCsv(ctx, { accountId: account.id, type: "test.slow_import", chunkSize: 20, options: { delay_ms: 100 } }, csv(400));
-    await until(async () => (await chunksDone(action.id)) >= 2);
+    await until("two chunks done", async () => (await chunksDone(action.id)) >= 2);
     const cancelled = await controlAction(ctx.db.knex, "cancel", action.id);
     assert.equal(cancelled.status, "cancelled");
     await sleep(500);
@@ -129,7 +129,7 @@ describe("fairness and priority", () => {
     const big = await newAccount(ctx);
     const small = await newAccount(ctx);
     const large = await submitCsv(ctx, { accountId: big.id, type: "test.slow_import", chunkSize: 10, options: { delay_ms: 100 } }, csv(600, "big"));
-    await until(async () => (await chunksDone(large.id)) >= 2);
+    await until("two chunks of the large action done", async () => (await chunksDone(large.id)) >= 2);
     const tiny = await submitCsv(ctx, { accountId: small.id, type: "test.slow_import", chunkSize: 10, options: { delay_ms: 100 } }, csv(10, "small"));
     const bigDoneAtStart = await chunksDone(large.id);
     const done = await finished(ctx, tiny.id);
@@ -142,7 +142,7 @@ describe("fairness and priority", () => {
   test("a higher priority action's chunks run before a lower one's", async () => {
     const account = await newAccount(ctx);
     const low = await submitCsv(ctx, { accountId: account.id, type: "test.slow_import", chunkSize: 10, options: { delay_ms: 50 } }, csv(200, "low"));
-    await until(async () => (await chunksDone(low.id)) >= 1);
+    await until("a chunk of the low-priority action done", async () => (await chunksDone(low.id)) >= 1);
     const high = await submitCsv(ctx, { accountId: account.id, type: "test.slow_import", chunkSize: 10, priority: 10, options: { delay_ms: 50 } }, csv(200, "high"));
     const lowAtStart = await chunksDone(low.id);
     await finished(ctx, high.id);

@@ -13,9 +13,9 @@ import {
   chunkProgress,
   lockedJobs,
   stageImport,
-  until,
   useWorkerProcesses,
 } from "../helpers/recovery.ts";
+import { until } from "../helpers/until.ts";
 
 const f = useWorkerProcesses();
 

@@ -201,7 +201,7 @@ describe("pruning", () => {
         if (p.batches !== 1) return;
         skipped = await prune({ accountId: account.id, ifBusy: "skip" });
         waiting = prune({ accountId: account.id, log: (line) => log.push(line) });
-        await until(async () => {
+        await until("the second prune waiting for the lock", async () => {
           const { rows } = await ctx.db.knex.raw(
             `select count(*)::int as n from pg_locks
               where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`,

@@ -103,7 +103,7 @@ describe("ticks across runners", () => {
     const every = await schedule(account.id, "* * * * * *", { catchUp: "latest" });
     const schedulers = await twoSchedulers();
     try {
-      await until(async () => (await claims(every.id)).length >= 1);
+      await until("a claim of the schedule", async () => (await claims(every.id)).length >= 1);
 
       await setScheduleEnabled(ctx.db.knex, every.id, false);
       const pausedAt = Date.now();
@@ -141,7 +141,7 @@ describe("a scheduler whose listening connection is cut", () => {
       assert.deepEqual(rows, [{ terminated: true }]);
       const account = await newAccount(ctx);
       await schedule(account.id, "* * * * * *");
-      await until(async () => (await actionsOf(account.id)).length > 0, 5000);
+      await until("an action of the schedule", async () => (await actionsOf(account.id)).length > 0, 5000);
       assert.ok(seen.some((line) => /^scheduler: lost its database listener \(.+\); reconnecting$/.test(line)), seen.join("\n"));
     } finally {
       await scheduler.stop();
@@ -197,7 +197,7 @@ describe("catch-up of ticks missed while no runner was up", () => {
          returning id, date_trunc('hour', now()) as hour`,
         [account.id],
       );
-      await until(async () => (await actionsOf(account.id)).length > 0, 5000);
+      await until("an action of the schedule", async () => (await actionsOf(account.id)).length > 0, 5000);
       await sleep(500);
       assert.deepEqual((await claims(rows[0].id)).map((t) => t.tick_at), [rows[0].hour]);
       assert.equal((await actionsOf(account.id)).length, 1);

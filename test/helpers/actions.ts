@@ -67,7 +67,7 @@ export async function runAgainstOpenTransaction(
     await other.query("begin");
     await hold(other);
     const action = await submitCsv(ctx, request, csv);
-    await until(async () => {
+    await until("the chunk waiting on the open transaction's lock", async () => {
       const { rows } = await ctx.db.knex.raw(
         "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like 'with bulkrun_chunk_items%'",
       );

@@ -7,6 +7,7 @@ import { writeSeedCsv, type SeedSummary } from "../../runner/engine/seed.ts";
 import { submitFile } from "../../runner/engine/submit.ts";
 import { after, before } from "node:test";
 import { startCli, type RunningCli } from "./cli.ts";
+import { until } from "./until.ts";
 import { testRuntime, type TestRuntime } from "./runtime.ts";
 
 /** A `bulkrun worker` process started with extra environment (BULKRUN_HEARTBEAT_MS, ...). */
@@ -69,17 +70,6 @@ export function useWorkerProcesses(): WorkerProcesses {
       return started;
     },
   };
-}
-
-/** Polls `probe` until it returns something truthy; fails after `timeoutMs`. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Writes a seeded CSV of `rows` users and stages it as one import with small chunks. */

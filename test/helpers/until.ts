@@ -1,8 +1,10 @@
-/** Polls `condition` every 50 ms until it holds; fails the test after `timeoutMs`. */
-export async function until(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+/** Polls `probe` every 50 ms until it returns something truthy, and returns that; fails after `timeoutMs`, naming `what` it waited for. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

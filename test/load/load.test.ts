@@ -48,7 +48,7 @@ test("200 small actions from 20 accounts and a 1M-row import all complete, none 
       small.push(inserted[0]!.id);
     }
   }
-  await until(async () => {
+  await until("every small action completed", async () => {
     const { rows } = await ctx.db.knex.raw("select count(*)::int as n from bulkrun.bulk_actions where id = any(?) and status = 'completed'", [small]);
     return rows[0].n === small.length;
   }, 300_000);

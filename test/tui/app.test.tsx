@@ -7,7 +7,7 @@ import { App } from "../../tui/App.tsx";
 import { GraphqlClient } from "../../tui/client.ts";
 import { apiFixture, type ApiFixture } from "../api/client.ts";
 import { finished, submitCsv } from "../helpers/actions.ts";
-import { until } from "../helpers/recovery.ts";
+import { until } from "../helpers/until.ts";
 
 const DOWN = "\u001B[B";
 const ENTER = "\r";

@@ -8,7 +8,7 @@ import { GraphqlClient } from "../../tui/client.ts";
 import { control, fetchDetail, fetchOverview } from "../../tui/queries.ts";
 import { apiFixture, type ApiFixture } from "../api/client.ts";
 import { finished, submitCsv } from "../helpers/actions.ts";
-import { until } from "../helpers/recovery.ts";
+import { until } from "../helpers/until.ts";
 
 let f: ApiFixture;
 let heartbeat: Heartbeat;

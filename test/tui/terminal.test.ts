@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { createToken } from "../../runner/engine/tokens.ts";
 import { newAccount, submitCsv } from "../helpers/actions.ts";
 import { lines, runCli, startCli, type RunningCli } from "../helpers/cli.ts";
-import { until } from "../helpers/recovery.ts";
+import { until } from "../helpers/until.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
