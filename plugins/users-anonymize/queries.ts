@@ -9,10 +9,12 @@ export interface AnonymizeResult {
 
 /**
  * Scrubs name and phone and replaces the email with a stable pseudonym (the same address always
- * gives the same one, so a repeated request finds the user already anonymized).
+ * gives the same one). A user whose email already is a pseudonym is left alone; that is checked
+ * on the row version being updated, so a user another transaction anonymized while this one
+ * waited for its lock is not scrubbed a second time.
  */
 const ANONYMIZE = (staged: string) => `with matched as (
-  select s.row_number, u.id, u.email like 'anon-%@anonymized.invalid' as already
+  select s.row_number, u.id
     from ${staged} s
     left join bulkrun.users u on u.account_id = ? and lower(u.email) = lower(s.data->>'email')),
 scrubbed as (
@@ -20,9 +22,10 @@ scrubbed as (
      set email = 'anon-' || left(encode(sha256(convert_to(lower(u.email), 'UTF8')), 'hex'), 24) || '@anonymized.invalid',
          name = null, phone = null, updated_at = now()
     from matched m
-   where u.id = m.id and not m.already
+   where u.id = m.id and u.email not like 'anon-%@anonymized.invalid'
   returning u.id)
-select m.row_number, m.id, coalesce(m.already, false) as already from matched m`;
+select m.row_number, m.id, m.id is not null and s.id is null as already
+  from matched m left join scrubbed s on s.id = m.id`;
 
 export async function anonymizeUsers(db: Knex.Transaction, staged: string, accountId: number): Promise<AnonymizeResult[]> {
   const { rows } = await db.raw<{ rows: AnonymizeResult[] }>(ANONYMIZE(staged), [accountId]);

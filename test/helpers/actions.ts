@@ -66,11 +66,10 @@ export async function runAgainstOpenTransaction(
   try {
     await other.query("begin");
     await hold(other);
+    const { pid } = (await other.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!;
     const action = await submitCsv(ctx, request, csv);
     await until("the chunk waiting on the open transaction's lock", async () => {
-      const { rows } = await ctx.db.knex.raw(
-        "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like 'with bulkrun_chunk_items%'",
-      );
+      const { rows } = await ctx.db.knex.raw("select count(*)::int as n from pg_stat_activity where ? = any(pg_blocking_pids(pid))", [pid]);
       return rows[0].n > 0;
     });
     await other.query("commit");

@@ -149,4 +149,16 @@ describe("users.anonymize (a plugin written against the public contract only)", 
     const again = await finished(ctx, (await submitCsv(ctx, { accountId: account.id, type: "users.anonymize" }, "email\nada@example.com\n")).id);
     assert.deepEqual((await ledger(ctx, again.id)).map((e) => e.outcome), ["not_found"]);
   });
+
+  test("a user another transaction anonymizes while the chunk waits is reported already anonymized, not scrubbed twice", async () => {
+    const account = await newAccount(ctx);
+    await seedUsers(account.id, "name,email\nAda,ada@example.com\n");
+    const pseudonym = "'anon-' || left(encode(sha256(convert_to(lower(email), 'UTF8')), 'hex'), 24) || '@anonymized.invalid'";
+    const { rows: [expected] } = await ctx.db.knex.raw(`select ${pseudonym} as email from (select 'ada@example.com' as email) u`);
+    const done = await runAgainstOpenTransaction(ctx, { accountId: account.id, type: "users.anonymize" }, "email\nada@example.com\n", (other) =>
+      other.query(`update bulkrun.users set email = ${pseudonym}, name = null where account_id = $1`, [account.id]),
+    );
+    assert.deepEqual((await ledger(ctx, done.id)).map((e) => e.outcome), ["already_anonymized"]);
+    assert.deepEqual((await users(ctx, account.id)).map((u) => u.email), [expected.email]);
+  });
 });
