@@ -7,8 +7,8 @@ import { writeSeedCsv, type SeedSummary } from "../../runner/engine/seed.ts";
 import { submitFile } from "../../runner/engine/submit.ts";
 import { after, before } from "node:test";
 import { startCli, type RunningCli } from "./cli.ts";
-import { until } from "./until.ts";
 import { testRuntime, type TestRuntime } from "./runtime.ts";
+import { until } from "./until.ts";
 
 /** A `bulkrun worker` process started with extra environment (BULKRUN_HEARTBEAT_MS, ...). */
 export interface WorkerProcess extends RunningCli {
