@@ -33,11 +33,11 @@ export async function enqueueChunks(
   if (chunks.length === 0) return;
   await client.query(
     `with chunk as (
-       insert into bulkrun.bulk_action_chunks (action_id, seq, row_from, row_to, rows)
-       select $1, * from unnest($2::int[], $3::int[], $4::int[], $5::int[])
-       returning id, seq)
+       insert into bulkrun.bulk_action_chunks (action_id, seq, row_from, row_to, rows, max_attempts)
+       select $1, *, $6::int from unnest($2::int[], $3::int[], $4::int[], $5::int[])
+       returning id, seq, max_attempts)
      select graphile_worker.add_job('bulkrun.chunk', json_build_object('chunkId', chunk.id),
-              job_key := 'bulkrun.chunk:' || chunk.id, max_attempts := $6,
+              job_key := 'bulkrun.chunk:' || chunk.id, max_attempts := chunk.max_attempts,
               priority := bulkrun_private.chunk_priority(a.priority, chunk.seq))
        from chunk, bulkrun.bulk_actions a where a.id = $1`,
     [

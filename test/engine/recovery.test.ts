@@ -10,6 +10,7 @@ import {
   assertExactlyOnce,
   assertNoChunkHalfApplied,
   assertNothingLocked,
+  backendsOf,
   chunkProgress,
   lockedJobs,
   stageImport,
@@ -109,6 +110,8 @@ describe("kill -9", () => {
     doomed.child.kill("SIGKILL");
     const killedAt = Date.now();
     assert.equal((await doomed.result).code, null);
+    // A statement the worker sent just before it died (a job's completion) still runs to its end.
+    await until("the killed worker's connections closed", async () => (await backendsOf(f.ctx, doomed.pid)).length === 0);
     const held = await lockedJobs(f.ctx, doomed.poolId);
     const progress = await chunkProgress(f.ctx, action.id);
     assert.ok(held > 0, "the killed worker held jobs");
@@ -117,7 +120,9 @@ describe("kill -9", () => {
 
     const survivor = await f.start(env);
     const released = new RegExp(`runner ${doomed.poolId} \\(pid ${doomed.pid} on \\S+\\) missed its beats for [\\d.]+ s: declared dead, ${held} locked jobs? released`);
-    await until("the dead worker's jobs released", async () => released.test(survivor.stderr()));
+    await until("the dead worker's jobs released", async () => released.test(survivor.stderr())).catch((error: Error) => {
+      throw new Error(`${error.message}; expected ${released}, the survivor said:\n${survivor.stderr()}`);
+    });
     const recoveredAfter = Date.now() - killedAt;
     const done = await finished(f.ctx, action.id, 60_000);
     const completedAfter = Date.now() - killedAt;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { controlAction } from "../../runner/engine/control.ts";
 import { findAction } from "../../runner/engine/actions.ts";
 import { runChunk } from "../../runner/engine/chunk.ts";
 import { failChunk } from "../../runner/engine/fail-chunk.ts";
@@ -8,10 +9,10 @@ import { newAccount, submitCsv } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import { until } from "../helpers/until.ts";
 
-// No worker: the test runs the jobs itself, in the order it needs.
+// No worker: the tests run the jobs themselves, in the order they need, or look at them queued.
 let ctx: TestRuntime;
 before(async () => {
-  ctx = await testRuntime();
+  ctx = await testRuntime({ worker: { chunkAttempts: 3 } });
 });
 after(() => ctx.close());
 
@@ -47,4 +48,22 @@ test("the last chunk to finish sees a chunk that failed on its last attempt just
   }
   const done = (await findAction(ctx.db.knex, action.id))!;
   assert.deepEqual([done.status, done.error_code, done.created, done.failed], ["failed", "BULKRUN_ERR_CHUNK_FAILED", 1, 1]);
+});
+
+test("resuming an action enqueues its pending chunks with the configured attempt limit", async () => {
+  const account = await newAccount(ctx);
+  const action = await submitCsv(ctx, { accountId: account.id, chunkSize: 1 }, "email\na@example.com\nb@example.com\n");
+  await prepareAction(ctx, action.id, false);
+  const limits = async () => {
+    const { rows } = await ctx.db.knex.raw(
+      `select j.max_attempts from graphile_worker.jobs j join bulkrun.bulk_action_chunks c on j.key = 'bulkrun.chunk:' || c.id
+        where c.action_id = ? order by c.seq`,
+      [action.id],
+    );
+    return rows.map((r: { max_attempts: number }) => r.max_attempts);
+  };
+  assert.deepEqual(await limits(), [3, 3]);
+  await controlAction(ctx.db.knex, "pause", action.id);
+  await controlAction(ctx.db.knex, "resume", action.id);
+  assert.deepEqual(await limits(), [3, 3]);
 });
