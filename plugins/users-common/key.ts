@@ -42,3 +42,11 @@ export function targetCtes(staged: string): string {
       left join bulkrun.users u on u.account_id = ? and lower(u.email) = lower(i.d->>'email')
      where i.d->'id' is null)`;
 }
+
+/**
+ * SQL: the user `u` still has the email its row `t` of {@link targetCtes} named it by (rows that
+ * name users by id always do). In the WHERE of an update or delete it is checked again on the
+ * row version the statement writes, after waiting for its lock: a user whose email another
+ * transaction changed meanwhile is no longer the one the row named.
+ */
+export const STILL_NAMED = "(t.d->'id' is not null or lower(u.email) = lower(t.d->>'email'))";

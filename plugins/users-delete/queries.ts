@@ -1,11 +1,11 @@
 import type { OutcomeQuery } from "../../runner/plugin.ts";
-import { targetCtes } from "../users-common/key.ts";
+import { STILL_NAMED, targetCtes } from "../users-common/key.ts";
 
 /** One statement per chunk: the named users of the account deleted, and every row's outcome. */
 export function deleteUsers(staged: string, accountId: number): OutcomeQuery {
   return {
     sql: `${targetCtes(staged)},
-    deleted as (delete from bulkrun.users u using target t where u.id = t.id returning u.id),
+    deleted as (delete from bulkrun.users u using target t where u.id = t.id and ${STILL_NAMED} returning u.id),
     outcomes as (
       select t.row_number,
              case when d.id is null then 'not_found' else 'deleted' end as outcome,

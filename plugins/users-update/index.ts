@@ -42,7 +42,7 @@ export default defineAction({
       }
     }
   },
-  outcomes: { updated: "updated", unchanged: "skipped", not_found: "skipped", email_taken: "failed" },
+  outcomes: { updated: "updated", unchanged: "skipped", not_found: "skipped", email_taken: "failed", changed_meanwhile: "failed" },
   csv: {
     columns: (options) => (options.key === "id" ? ["id", ...WRITABLE] : [...WRITABLE]),
     required: (options) => [options.key],

@@ -1,17 +1,21 @@
 import type { OutcomeQuery } from "../../runner/plugin.ts";
-import { targetCtes } from "../users-common/key.ts";
+import { STILL_NAMED, targetCtes } from "../users-common/key.ts";
 import { WRITABLE, type Writable } from "./fields.ts";
 
 /**
- * A column's new value: the row's (with `patch` on top) where it gives one, else what the user
- * has. Read from the row version being updated, so a column the row leaves alone keeps a change
- * that another transaction committed while this one waited for the user's lock. The email is
- * written only by rows keyed by id; rows keyed by email cannot change it.
+ * A column's new value for the user `user`: the row's (with `patch` on top) where it gives one,
+ * else what the user has. Read from the row version being updated, so a column the row leaves
+ * alone keeps a change that another transaction committed while this one waited for the user's
+ * lock. The email is written only by rows keyed by id; rows keyed by email cannot change it.
  */
-const newValue = (column: Writable) =>
+const newValue = (column: Writable, user: string) =>
   column === "email"
-    ? "case when t.d->'id' is not null and t.d->'email' is not null then t.d->>'email' else u.email end"
-    : `case when t.d->'${column}' is not null then t.d->>'${column}' else u.${column} end`;
+    ? `case when t.d->'id' is not null and t.d->'email' is not null then t.d->>'email' else ${user}.email end`
+    : `case when t.d->'${column}' is not null then t.d->>'${column}' else ${user}.${column} end`;
+
+/** SQL: the row `t` would change the user `user`. */
+const changes = (user: string) =>
+  `(${WRITABLE.map((column) => `${user}.${column}`).join(", ")}) is distinct from (${WRITABLE.map((column) => newValue(column, user)).join(", ")})`;
 
 /**
  * One statement per chunk. Every named user gets the row's fields (with `patch` on top); a row
@@ -25,20 +29,25 @@ taken as (
      exists (select 1 from bulkrun.users o where o.account_id = ? and lower(o.email) = lower(t.d->>'email') and o.id <> t.id)
      or exists (select 1 from target o where o.row_number <> t.row_number and o.d->'email' is not null and lower(o.d->>'email') = lower(t.d->>'email')))),
 changed as (
-  update bulkrun.users u set ${WRITABLE.map((column) => `${column} = ${newValue(column)}`).join(", ")}, updated_at = now()
+  update bulkrun.users u set ${WRITABLE.map((column) => `${column} = ${newValue(column, "u")}`).join(", ")}, updated_at = now()
     from target t
-   where u.id = t.id and not exists (select 1 from taken k where k.row_number = t.row_number)
-     and (${WRITABLE.map((column) => `u.${column}`).join(", ")}) is distinct from (${WRITABLE.map(newValue).join(", ")})
+   where u.id = t.id and ${STILL_NAMED} and not exists (select 1 from taken k where k.row_number = t.row_number) and ${changes("u")}
   returning u.id),
 outcomes as (
-  select t.row_number,
-         case when t.id is null then 'not_found' when k.row_number is not null then 'email_taken'
-              when c.id is not null then 'updated' else 'unchanged' end as outcome,
-         case when t.id is null then 'no such user in this account'
-              when k.row_number is not null then 'another user of the account has this email'
-              when c.id is null then 'the user already has these values' end as error,
-         case when k.row_number is null then t.id end as entity_id
-    from target t left join changed c on c.id = t.id left join taken k on k.row_number = t.row_number)`;
+  select row_number, outcome, entity_id,
+         case outcome when 'not_found' then 'no such user in this account'
+                      when 'email_taken' then 'another user of the account has this email'
+                      when 'unchanged' then 'the user already has these values'
+                      when 'changed_meanwhile' then 'another writer changed or deleted the user while this row waited for it; nothing was written (retry the row)'
+         end as error
+    from (
+      select t.row_number,
+             case when t.id is null then 'not_found' when k.row_number is not null then 'email_taken'
+                  when c.id is not null then 'updated'
+                  when exists (select 1 from bulkrun.users s where s.id = t.id and not ${changes("s")}) then 'unchanged'
+                  else 'changed_meanwhile' end as outcome,
+             case when k.row_number is null then t.id end as entity_id
+        from target t left join changed c on c.id = t.id left join taken k on k.row_number = t.row_number) o)`;
 
 export function updateUsers(staged: string, accountId: number, patch: Record<string, string | null>): OutcomeQuery {
   return { sql: UPDATE(staged), bindings: [JSON.stringify(patch), accountId, accountId, accountId] };

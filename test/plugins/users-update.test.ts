@@ -60,6 +60,19 @@ describe("users.update", () => {
     assert.deepEqual((await users(ctx, account.id)).map((u) => [u.name, u.phone]), [["Ada Lovelace", "2222222"]]);
   });
 
+  test("a user whose email another transaction changes while the row waits is not written; the row fails, to be retried", async () => {
+    const account = await newAccount(ctx);
+    await seedUsers(account.id, "name,email\nAda,ada@example.com\n");
+    const done = await runAgainstOpenTransaction(ctx, { accountId: account.id, type: "users.update" }, "email,name\nada@example.com,Someone Else\n", (other) =>
+      other.query("update bulkrun.users set email = 'ada.l@example.com' where account_id = $1", [account.id]),
+    );
+    assert.deepEqual([done.status, done.updated, done.failed], ["completed", 0, 1]);
+    const [entry] = await ledger(ctx, done.id);
+    assert.deepEqual([entry!.status, entry!.outcome], ["failed", "changed_meanwhile"]);
+    assert.match(entry!.error!, /another writer changed or deleted the user while this row waited/);
+    assert.deepEqual((await users(ctx, account.id)).map((u) => [u.email, u.name]), [["ada.l@example.com", "Ada"]]);
+  });
+
   test("a column the plugin may not write fails the action before anything is applied, listing the allowed ones", async () => {
     const account = await newAccount(ctx);
     await seedUsers(account.id, "email\na@example.com\n");
@@ -103,6 +116,16 @@ describe("users.delete", () => {
     assert.deepEqual([done.deleted, done.skipped], [2, 1]);
     assert.deepEqual((await ledger(ctx, done.id)).map((e) => e.outcome), ["deleted", "not_found", "deleted"]);
     assert.deepEqual((await users(ctx, account.id)).map((u) => u.email), ["b@example.com"]);
+  });
+
+  test("a user whose email another transaction changes while the row waits is not deleted", async () => {
+    const account = await newAccount(ctx);
+    await seedUsers(account.id, "name,email\nAda,ada@example.com\n");
+    const done = await runAgainstOpenTransaction(ctx, { accountId: account.id, type: "users.delete" }, "email\nada@example.com\n", (other) =>
+      other.query("update bulkrun.users set email = 'ada.l@example.com' where account_id = $1", [account.id]),
+    );
+    assert.deepEqual((await ledger(ctx, done.id)).map((e) => e.outcome), ["not_found"]);
+    assert.deepEqual((await users(ctx, account.id)).map((u) => u.email), ["ada.l@example.com"]);
   });
 
   test("a filter deletes only what matched when the action was prepared, never another account's users", async () => {
