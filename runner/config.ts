@@ -29,7 +29,7 @@ export interface BulkrunConfig {
      */
     pollInterval?: number;
     /**
-     * Attempts a chunk gets before its rows are marked failed.
+     * Attempts a chunk gets before its rows are marked failed. Env: BULKRUN_CHUNK_ATTEMPTS.
      * @default 5
      */
     chunkAttempts?: number;
@@ -275,7 +275,7 @@ export function resolveConfig(config: BulkrunConfig, env: NodeJS.ProcessEnv = {}
     worker: Object.freeze({
       concurrency: integer("worker.concurrency (BULKRUN_CONCURRENCY)", env.BULKRUN_CONCURRENCY ?? worker.concurrency, 2, 1, 64),
       pollInterval: integer("worker.pollInterval", worker.pollInterval, 1000, 50, 60_000),
-      chunkAttempts: integer("worker.chunkAttempts", worker.chunkAttempts, 5, 1, 25),
+      chunkAttempts: integer("worker.chunkAttempts (BULKRUN_CHUNK_ATTEMPTS)", env.BULKRUN_CHUNK_ATTEMPTS ?? worker.chunkAttempts, 5, 1, 25),
       shutdownGraceMs: integer(
         "worker.shutdownGraceMs (BULKRUN_SHUTDOWN_GRACE_MS)",
         env.BULKRUN_SHUTDOWN_GRACE_MS ?? worker.shutdownGraceMs,

@@ -21,6 +21,7 @@ export const ErrorCodes = {
   BULKRUN_ERR_URL_FETCH: "the source URL answered with a client error (4xx)",
   BULKRUN_ERR_URL_UNAVAILABLE: "the source URL did not answer or answered 5xx, on every attempt",
   BULKRUN_ERR_CHUNK_FAILED: "a chunk failed on every attempt",
+  BULKRUN_ERR_PREPARE_FAILED: "the action could not be prepared on any attempt",
   BULKRUN_ERR_ACTION_FAILED: "the bulk action ended in status failed",
   BULKRUN_ERR_INVALID_TRANSITION: "the action cannot move to the requested status",
   BULKRUN_ERR_LEDGER_PRUNED: "the action's ledger was removed by ledger retention",

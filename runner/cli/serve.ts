@@ -47,7 +47,7 @@ async function startPool(runtime: Runtime, roles: string[]): Promise<PoolRun> {
     await recordCapacity(runtime.db.knex, id, runtime.config.worker.concurrency).catch((error: Error) =>
       runtime.log(`recording the worker slots of runner ${id} failed: ${error.message}`),
     );
-    const sweeper = startSweeper(runtime.db.knex, { self: id, intervalMs: heartbeatMs, deadAfterMs, log: runtime.log });
+    const sweeper = startSweeper(runtime, { self: id, intervalMs: heartbeatMs, deadAfterMs });
     return { id, worker, heartbeat, sweeper, ended: false };
   } catch (error) {
     await worker.stop();

@@ -3,9 +3,10 @@ import { finishIfDone } from "./finalize.ts";
 
 /**
  * A chunk that failed on its last attempt: its rows get a `chunk_failed` ledger entry with the
- * error, so the action can still finish (as failed) and `retry` can pick those rows up.
+ * error, so the action can still finish (as failed) and `retry` can pick those rows up. Returns
+ * false if the chunk was no longer pending (applied or failed already).
  */
-export async function failChunk(ctx: EngineContext, chunkId: number, error: Error, attempts: number): Promise<void> {
+export async function failChunk(ctx: EngineContext, chunkId: number, error: Error, attempts: number): Promise<boolean> {
   const message = `chunk ${chunkId} failed on every attempt: ${error.message}`;
   const finished = await ctx.db.knex.transaction(async (trx) => {
     const { rows } = await trx.raw<{ rows: { action_id: number; row_from: number; row_to: number }[] }>(
@@ -26,7 +27,8 @@ export async function failChunk(ctx: EngineContext, chunkId: number, error: Erro
     });
     return { actionId: chunk.action_id, status };
   });
-  if (!finished) return;
+  if (!finished) return false;
   ctx.events.emit("chunk:failed", { actionId: finished.actionId, chunkId, error: message });
   if (finished.status) ctx.events.emit("action:finished", { actionId: finished.actionId, status: finished.status });
+  return true;
 }

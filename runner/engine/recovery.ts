@@ -1,11 +1,15 @@
 import type { Knex } from "knex";
 import { APPLICATION_NAME, type Database } from "../db/database.ts";
+import type { EngineContext } from "./context.ts";
+import { endExhaustedJobs } from "./exhausted.ts";
 
 /**
  * Crash recovery. Graphile Worker releases the jobs of a process that died (kill -9, a lost
  * machine) only after their 4-hour lock timeout. Every runner heartbeats (heartbeat.ts); the
  * sweeper of any live runner finds the ones whose beats stopped, releases their locked jobs with
- * `graphile_worker.force_unlock_workers`, and marks them dead, so a crash costs seconds.
+ * `graphile_worker.force_unlock_workers`, and marks them dead, so a crash costs seconds. A job
+ * released on its last attempt has none left: the sweeper then ends its chunk (or action) as
+ * failed (exhausted.ts).
  * Releasing a job whose process is in fact still running (it only paused) is safe: its chunk
  * row is locked by that process's transaction, so the new run waits for it and then finds the
  * chunk done, or applies it if that transaction rolled back.
@@ -22,7 +26,6 @@ export interface SweeperOptions {
   intervalMs: number;
   /** A runner whose last beat is older than this is dead. */
   deadAfterMs: number;
-  log: (line: string) => void;
 }
 
 /** A runner that was declared dead, and how many jobs it held. */
@@ -38,22 +41,25 @@ export interface RecoveredRunner {
 const KEEP_DEAD_FOR = "7 days";
 
 /** Sweeps at once (a restarted runner frees what its previous life held), then every `intervalMs`. */
-export function startSweeper(db: Knex, options: SweeperOptions): Sweeper {
+export function startSweeper(ctx: EngineContext, options: SweeperOptions): Sweeper {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void>;
   let failing = false;
   const sweep = async () => {
     try {
-      for (const dead of await recoverDeadRunners(db, options.self, options.deadAfterMs)) {
-        options.log(
+      for (const dead of await recoverDeadRunners(ctx.db.knex, options.self, options.deadAfterMs)) {
+        ctx.log(
           `runner ${dead.id} (pid ${dead.pid} on ${dead.host}) missed its beats for ${(dead.silent_ms / 1000).toFixed(1)} s: ` +
             `declared dead, ${dead.jobs} locked job${dead.jobs === 1 ? "" : "s"} released to run again`,
         );
       }
+      const ended = await endExhaustedJobs(ctx);
+      for (const chunk of ended.chunks) ctx.log(`chunk ${chunk}: its runner stopped during its last attempt; its rows are marked chunk_failed`);
+      for (const action of ended.actions) ctx.log(`action ${action}: its runner stopped during the last attempt to prepare it; the action failed`);
       failing = false;
     } catch (error) {
-      if (!failing) options.log(`looking for dead runners failed (trying again): ${(error as Error).message}`);
+      if (!failing) ctx.log(`looking for dead runners and abandoned jobs failed (trying again): ${(error as Error).message}`);
       failing = true;
     }
     if (!stopped) {

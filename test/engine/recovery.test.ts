@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { resolveConfig } from "../../runner/config.ts";
+import { controlAction } from "../../runner/engine/control.ts";
 import { liveRunners, listRunners, startHeartbeat } from "../../runner/engine/heartbeat.ts";
 import { recoverDeadRunners } from "../../runner/engine/recovery.ts";
 import usersImport from "../../plugins/users-import/index.ts";
@@ -144,5 +145,43 @@ describe("kill -9", () => {
     survivor.child.kill("SIGTERM");
     assert.equal((await survivor.result).code, 0);
     console.error(`kill -9: ${held} jobs released ${recoveredAfter} ms after the kill; action completed ${completedAfter} ms after it`);
+  });
+
+  test("a worker killed during its chunks' last attempt: those chunks fail (their rows kept for retry) and the action ends, not stuck running", async () => {
+    const env = { BULKRUN_HEARTBEAT_MS: "200", BULKRUN_DEAD_AFTER_MS: "1500", BULKRUN_CONCURRENCY: "2", BULKRUN_CHUNK_ATTEMPTS: "1" };
+    const account = await newAccount(f.ctx);
+    const { action, expectedUsers } = await stageImport(f.ctx, account.id, 40_000, 2000);
+    const doomed = await f.start(env);
+    await until("a chunk done and some running", async () => (await chunkProgress(f.ctx, action.id)).done >= 1 && (await lockedJobs(f.ctx, doomed.poolId)) > 0);
+    doomed.child.kill("SIGKILL");
+    await doomed.result;
+    await until("the killed worker's connections closed", async () => (await backendsOf(f.ctx, doomed.pid)).length === 0);
+    const { rows: running } = await f.ctx.db.knex.raw(
+      `select c.id, c.rows from bulkrun.bulk_action_chunks c join graphile_worker.jobs j on j.key = 'bulkrun.chunk:' || c.id
+        where c.action_id = ? and j.locked_by = ? order by c.id`,
+      [action.id, doomed.poolId],
+    );
+    assert.ok(running.length > 0, "the killed worker held chunks");
+
+    const survivor = await f.start(env);
+    const done = await finished(f.ctx, action.id, 60_000);
+    assert.deepEqual([done.status, done.error_code], ["failed", "BULKRUN_ERR_CHUNK_FAILED"]);
+    const { rows: failed } = await f.ctx.db.knex.raw("select id, error from bulkrun.bulk_action_chunks where action_id = ? and status = 'failed' order by id", [action.id]);
+    assert.deepEqual(failed.map((c: { id: number }) => c.id), running.map((c: { id: number }) => c.id));
+    assert.match(failed[0].error, /failed on every attempt: the runner running its last attempt \(of 1\) stopped before finishing it/);
+    const { rows: [ledger] } = await f.ctx.db.knex.raw(
+      "select count(*) filter (where outcome = 'chunk_failed')::int as chunk_failed, count(*) filter (where status = 'pending')::int as pending from bulkrun.bulk_action_items where action_id = ?",
+      [action.id],
+    );
+    assert.deepEqual(ledger, { chunk_failed: running.reduce((n: number, c: { rows: number }) => n + c.rows, 0), pending: 0 });
+    assert.match(survivor.stderr(), new RegExp(`chunk ${running[0].id}: its runner stopped during its last attempt; its rows are marked chunk_failed`));
+    assert.equal(await lockedJobs(f.ctx), 0);
+
+    const retried = await finished(f.ctx, (await controlAction(f.ctx.db.knex, "retry", action.id)).id, 60_000);
+    assert.equal(retried.status, "completed");
+    const { rows: [{ n }] } = await f.ctx.db.knex.raw("select count(*)::int as n from bulkrun.users where account_id = ?", [account.id]);
+    assert.equal(n, expectedUsers);
+    survivor.child.kill("SIGTERM");
+    assert.equal((await survivor.result).code, 0);
   });
 });

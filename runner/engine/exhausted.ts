@@ -1,0 +1,62 @@
+import { transitionAction } from "./actions.ts";
+import type { EngineContext } from "./context.ts";
+import { failChunk } from "./fail-chunk.ts";
+
+/** A job of bulkrun's that used its last attempt without finishing it; its key names its chunk or action. */
+interface ExhaustedJob {
+  id: string;
+  task_identifier: "bulkrun.chunk" | "bulkrun.prepare";
+  subject: number;
+  attempts: number;
+  last_error: string | null;
+}
+
+/** What was ended, for the log. */
+export interface EndedWork {
+  chunks: number[];
+  actions: number[];
+}
+
+/**
+ * Ends the work whose job ran out of attempts without the task finishing it: the runner running
+ * the last attempt died (its jobs were released to run again, but none is left) or was stopped
+ * past its grace period. Left alone, the chunk would stay pending and its action running (or
+ * preparing) for ever. The chunk fails as if its last attempt had thrown (its rows become
+ * `chunk_failed`, for `retry`); an action that was still being prepared fails. The job is then
+ * removed. A task that ends its last attempt itself never leaves such a job.
+ */
+export async function endExhaustedJobs(ctx: EngineContext): Promise<EndedWork> {
+  const { rows } = await ctx.db.knex.raw<{ rows: ExhaustedJob[] }>(
+    `select j.id, j.task_identifier, j.attempts, j.last_error, split_part(j.key, ':', 2)::bigint as subject
+       from graphile_worker.jobs j
+      where j.task_identifier in ('bulkrun.chunk', 'bulkrun.prepare') and j.key = j.task_identifier || ':' || split_part(j.key, ':', 2)
+        and j.locked_at is null and j.attempts >= j.max_attempts`,
+  );
+  const ended: EndedWork = { chunks: [], actions: [] };
+  for (const job of rows) {
+    const why = `the runner running its last attempt (of ${job.attempts}) stopped before finishing it` +
+      (job.last_error ? `; the attempt before failed: ${job.last_error}` : "");
+    if (job.task_identifier === "bulkrun.chunk") {
+      if (await failChunk(ctx, job.subject, new Error(why), job.attempts)) ended.chunks.push(job.subject);
+    } else if (await failPreparing(ctx, job.subject, why)) {
+      ended.actions.push(job.subject);
+    }
+    await ctx.db.knex.raw("select graphile_worker.complete_jobs(array[?::bigint])", [job.id]);
+  }
+  return ended;
+}
+
+/** Fails the action if it is still waiting to be prepared, or being prepared. */
+async function failPreparing(ctx: EngineContext, actionId: number, why: string): Promise<boolean> {
+  const failed = await ctx.db.knex.transaction(async (trx) => {
+    const { rows } = await trx.raw<{ rows: unknown[] }>(
+      "select 1 from bulkrun.bulk_actions where id = ? and status in ('scheduled', 'queued', 'preparing') for update",
+      [actionId],
+    );
+    if (rows.length === 0) return false;
+    await transitionAction(trx, actionId, "failed", { code: "BULKRUN_ERR_PREPARE_FAILED", message: `preparing the action failed: ${why}` });
+    return true;
+  });
+  if (failed) ctx.events.emit("action:finished", { actionId, status: "failed" });
+  return failed;
+}
