@@ -1,6 +1,6 @@
-import { transitionAction } from "./actions.ts";
 import type { EngineContext } from "./context.ts";
 import { failChunk } from "./fail-chunk.ts";
+import { failPreparation } from "./prepare.ts";
 
 /** A job of bulkrun's that used its last attempt without finishing it; its key names its chunk or action. */
 interface ExhaustedJob {
@@ -38,25 +38,10 @@ export async function endExhaustedJobs(ctx: EngineContext): Promise<EndedWork> {
       (job.last_error ? `; the attempt before failed: ${job.last_error}` : "");
     if (job.task_identifier === "bulkrun.chunk") {
       if (await failChunk(ctx, job.subject, new Error(why), job.attempts)) ended.chunks.push(job.subject);
-    } else if (await failPreparing(ctx, job.subject, why)) {
+    } else if (await failPreparation(ctx, job.subject, { code: "BULKRUN_ERR_PREPARE_FAILED", message: `preparing the action failed: ${why}` })) {
       ended.actions.push(job.subject);
     }
     await ctx.db.knex.raw("select graphile_worker.complete_jobs(array[?::bigint])", [job.id]);
   }
   return ended;
-}
-
-/** Fails the action if it is still waiting to be prepared, or being prepared. */
-async function failPreparing(ctx: EngineContext, actionId: number, why: string): Promise<boolean> {
-  const failed = await ctx.db.knex.transaction(async (trx) => {
-    const { rows } = await trx.raw<{ rows: unknown[] }>(
-      "select 1 from bulkrun.bulk_actions where id = ? and status in ('scheduled', 'queued', 'preparing') for update",
-      [actionId],
-    );
-    if (rows.length === 0) return false;
-    await transitionAction(trx, actionId, "failed", { code: "BULKRUN_ERR_PREPARE_FAILED", message: `preparing the action failed: ${why}` });
-    return true;
-  });
-  if (failed) ctx.events.emit("action:finished", { actionId, status: "failed" });
-  return failed;
 }

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { BulkrunError, isBulkrunError } from "../errors.ts";
+import { BulkrunError, isBulkrunError, type ErrorCode } from "../errors.ts";
 import { byOptions, type AnyAction, type AnyOptions } from "../plugin.ts";
-import { FINAL_STATUSES, findAction, transitionAction, type ActionRow } from "./actions.ts";
+import { findAction, transitionAction, type ActionRow } from "./actions.ts";
 import type { EngineContext } from "./context.ts";
 import type { CsvReader } from "./csv.ts";
 import { csvInput, ingestRows } from "./ingest.ts";
@@ -28,15 +28,30 @@ export async function prepareAction(ctx: EngineContext, actionId: number, lastAt
     await transitionAction(ctx.db.knex, actionId, "preparing");
     await retryingUrl(ctx, actionId, () => stageAndPlan(ctx, action, plugin, options));
   } catch (error) {
-    // Cancelled (or otherwise ended) while it was being prepared: nothing is left to fail.
-    const now = await findAction(ctx.db.knex, actionId);
-    if (!now || FINAL_STATUSES.includes(now.status)) return;
     const final = isBulkrunError(error) || lastAttempt;
     if (!final) throw error;
     const code = isBulkrunError(error) ? error.code : "BULKRUN_ERR_SOURCE";
-    await transitionAction(ctx.db.knex, actionId, "failed", { code, message: (error as Error).message });
-    ctx.events.emit("action:finished", { actionId, status: "failed" });
+    await failPreparation(ctx, actionId, { code, message: (error as Error).message });
   }
+}
+
+/**
+ * Fails the action if it still waits to be prepared or is being prepared; returns whether it did.
+ * One cancelled meanwhile stays cancelled, and one that another run of its prepare job got going
+ * (its runner was taken for dead while it only stalled) keeps running.
+ */
+export async function failPreparation(ctx: EngineContext, actionId: number, error: { code: ErrorCode; message: string }): Promise<boolean> {
+  const failed = await ctx.db.knex.transaction(async (trx) => {
+    const { rows } = await trx.raw<{ rows: unknown[] }>(
+      "select 1 from bulkrun.bulk_actions where id = ? and status in ('scheduled', 'queued', 'preparing') for update",
+      [actionId],
+    );
+    if (rows.length === 0) return false;
+    await transitionAction(trx, actionId, "failed", error);
+    return true;
+  });
+  if (failed) ctx.events.emit("action:finished", { actionId, status: "failed" });
+  return failed;
 }
 
 /**
