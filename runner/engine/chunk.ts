@@ -7,7 +7,7 @@ import { finishIfDone } from "./finalize.ts";
 import { emptyCounts, writeLedger, type Counts, type LedgerEntry } from "./ledger.ts";
 import { actionOptions } from "./options.ts";
 import { pluginFor } from "./prepare.ts";
-import { takeChunkTokens } from "./rate-limit.ts";
+import { returnChunkTokens, takeChunkTokens } from "./rate-limit.ts";
 import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
 
 type Chunk = ChunkRange & { id: number };
@@ -26,20 +26,28 @@ export type ChunkRun = { retryInSeconds: number } | undefined;
  * asks to run again when the tokens are there.
  */
 export async function runChunk(ctx: EngineContext, chunkId: number, worker: string, attempt: number): Promise<ChunkRun> {
-  const waiting = await takeChunkTokens(ctx.db.knex, chunkId, ctx.config.rateLimitWindowMs);
-  if (waiting > 0) return { retryInSeconds: waiting };
+  const tokens = await takeChunkTokens(ctx.db.knex, chunkId, ctx.config.rateLimitWindowMs);
+  if (tokens.waitSeconds > 0) return { retryInSeconds: tokens.waitSeconds };
   const started = performance.now();
   let pluginMs = 0;
-  const committed = await ctx.db.knex.transaction(async (trx) => {
-    const claimed = await claimChunk(trx, chunkId, worker, attempt);
-    if (!claimed || claimed.action.status !== "running") return undefined;
-    const { chunk, action } = claimed;
-    const applied = await applyChunk(trx, pluginFor(ctx, action.type), chunk, action);
-    pluginMs = applied.pluginMs;
-    const status = await finishIfDone(trx, action.id, applied.counts, { id: chunkId, durationMs: Math.round(performance.now() - started) });
-    return { actionId: action.id, rows: applied.counts.processed, status };
-  });
-  if (!committed) return;
+  const committed = await ctx.db.knex
+    .transaction(async (trx) => {
+      const claimed = await claimChunk(trx, chunkId, worker, attempt);
+      if (!claimed || claimed.action.status !== "running") return undefined;
+      const { chunk, action } = claimed;
+      const applied = await applyChunk(trx, pluginFor(ctx, action.type), chunk, action);
+      pluginMs = applied.pluginMs;
+      const status = await finishIfDone(trx, action.id, applied.counts, { id: chunkId, durationMs: Math.round(performance.now() - started) });
+      return { actionId: action.id, rows: applied.counts.processed, status };
+    })
+    .catch(async (error: unknown) => {
+      await returnChunkTokens(ctx.db.knex, tokens);
+      throw error;
+    });
+  if (!committed) {
+    await returnChunkTokens(ctx.db.knex, tokens);
+    return;
+  }
   ctx.events.emit("chunk:commit", {
     actionId: committed.actionId,
     chunkId,

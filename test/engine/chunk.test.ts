@@ -5,6 +5,7 @@ import usersImport from "../../plugins/users-import/index.ts";
 import { STAGED_CTE } from "../../runner/engine/chunk-query.ts";
 import { finished, ledger, newAccount, submitCsv, users } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
+import { EMAIL_ROWS } from "../helpers/slow-plugin.ts";
 import { until } from "../helpers/until.ts";
 
 /** Writes its rows as users, then fails: proves a chunk's writes roll back with it. */
@@ -13,7 +14,7 @@ const explode = defineAction({
   description: "writes, then throws",
   options: {},
   outcomes: { created: "created" },
-  csv: { columns: ["email"], required: ["email"], parse: (r) => ({ key: r.email!, data: { email: r.email! } }) },
+  csv: EMAIL_ROWS,
   async processChunk({ db, staged, accountId }) {
     await db.raw(`insert into bulkrun.users (account_id, email) select ?, data->>'email' from ${staged}`, [accountId]);
     throw new Error("the disk is on fire");
@@ -27,7 +28,7 @@ function reporting(name: string, outcomes: string) {
     description: "reports outcomes from its query",
     options: {},
     outcomes: { created: "created" },
-    csv: { columns: ["email"], required: ["email"], parse: (r) => ({ key: r.email!, data: { email: r.email! } }) },
+    csv: EMAIL_ROWS,
     chunkQuery: ({ staged, accountId }) => ({
       sql: `written as (insert into bulkrun.users (account_id, email) select ?, data->>'email' from ${staged} returning id, email),
             outcomes as (${outcomes})`,

@@ -1,18 +1,45 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { controlAction } from "../../runner/engine/control.ts";
+import usersImport from "../../plugins/users-import/index.ts";
 import { findAction } from "../../runner/engine/actions.ts";
 import { runChunk } from "../../runner/engine/chunk.ts";
+import { controlAction } from "../../runner/engine/control.ts";
 import { failChunk } from "../../runner/engine/fail-chunk.ts";
 import { prepareAction } from "../../runner/engine/prepare.ts";
+import { defineAction } from "../../runner/plugin.ts";
 import { newAccount, submitCsv } from "../helpers/actions.ts";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.ts";
+import { EMAIL_ROWS } from "../helpers/slow-plugin.ts";
 import { until } from "../helpers/until.ts";
 
+/** Fails its first chunk transaction (after writing), then works. */
+let failNext = true;
+const flaky = defineAction({
+  name: "test.flaky",
+  description: "fails once",
+  options: {},
+  outcomes: { created: "created" },
+  csv: EMAIL_ROWS,
+  async processChunk({ db, staged, accountId }) {
+    const { rows } = await db.raw<{ rows: { row_number: number; id: number }[] }>(
+      `with s as (select row_number, data->>'email' as email from ${staged}),
+            w as (insert into bulkrun.users (account_id, email) select ?, email from s returning id, email)
+       select s.row_number, w.id from s join w using (email)`,
+      [accountId],
+    );
+    if (failNext) {
+      failNext = false;
+      throw new Error("the network blinked");
+    }
+    return rows.map((r) => ({ row: r.row_number, outcome: "created" as const, entityId: r.id }));
+  },
+});
+
 // No worker: the tests run the jobs themselves, in the order they need, or look at them queued.
+// Rate limits refill over an hour here, so a bucket holds what the test left in it.
 let ctx: TestRuntime;
 before(async () => {
-  ctx = await testRuntime({ worker: { chunkAttempts: 3 } });
+  ctx = await testRuntime({ plugins: [usersImport, flaky], worker: { chunkAttempts: 3 }, rateLimitWindowMs: 3_600_000 });
 });
 after(() => ctx.close());
 
@@ -66,4 +93,17 @@ test("resuming an action enqueues its pending chunks with the configured attempt
   await controlAction(ctx.db.knex, "pause", action.id);
   await controlAction(ctx.db.knex, "resume", action.id);
   assert.deepEqual(await limits(), [3, 3]);
+});
+
+test("a chunk whose transaction fails gives its rate-limit tokens back: its next attempt does not wait for them", async () => {
+  const account = await newAccount(ctx);
+  await ctx.db.knex("bulkrun.accounts").where({ id: account.id }).update({ rate_limit_per_minute: 1000 });
+  const emails = Array.from({ length: 100 }, (_, i) => `u${i}@example.com`);
+  const action = await submitCsv(ctx, { accountId: account.id, type: "test.flaky", chunkSize: 100 }, ["email", ...emails].join("\n"));
+  await prepareAction(ctx, action.id, false);
+  const [chunk] = await ctx.db.knex("bulkrun.bulk_action_chunks").where({ action_id: action.id }).pluck("id");
+  await assert.rejects(runChunk(ctx, chunk, "test", 1), /the network blinked/);
+  assert.equal(await runChunk(ctx, chunk, "test", 2), undefined, "applied at once, not told to wait");
+  const done = (await findAction(ctx.db.knex, action.id))!;
+  assert.deepEqual([done.status, done.created], ["completed", 100]);
 });

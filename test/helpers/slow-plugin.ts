@@ -5,6 +5,13 @@ import { parseContact } from "../../plugins/users-import/validate.ts";
 
 const CONTACTS = { columns: ["email", "name", "phone"], required: ["email"], parse: parseContact };
 
+/** CSV input for test plugins: one `email` column, taken as it is. */
+export const EMAIL_ROWS = {
+  columns: ["email"],
+  required: ["email"],
+  parse: (record: Record<string, string>) => ({ key: record.email!, data: { email: record.email! } }),
+};
+
 /** users.import that sleeps `delay_ms` per chunk, so a test can act while an action runs. */
 export const slowImport = defineAction({
   name: "test.slow_import",
