@@ -190,7 +190,7 @@ async function recordResponsiveness({ latencyMs, chunks }: Responsiveness): Prom
     `| \`insert into bulkrun.bulk_actions\` of a 1-row import to status \`completed\` (server clock), ${latencyMs.runs} runs | p50 ${ms(latencyMs.p50)}, p95 ${ms(latencyMs.p95)}, max ${ms(latencyMs.max)} |`,
     `| one import in ${fmt(chunks.count)} chunks of ${chunks.rowsPerChunk} rows: the plugin's statement, per chunk | ${ms(chunks.pluginMs)} |`,
     `| the same: the rest of the chunk's transaction (claim, counters, chunk status), per chunk | ${ms(chunks.inTransactionMs)} |`,
-    `| the same: engine overhead per chunk, all in (wall time × worker slots / chunks − plugin time: job fetch and completion, rate-limit tokens, transaction) | ${ms(chunks.perChunkMs)} |`,
+    `| the same: engine overhead per chunk, all in (wall time × worker slots / chunks − plugin time: job fetch and completion, transaction; the account has no rate limit) | ${ms(chunks.perChunkMs)} |`,
     "",
   ];
   await writeSection("latency", lines);
