@@ -20,14 +20,18 @@ const changes = (user: string) =>
 /**
  * One statement per chunk. Every named user gets the row's fields (with `patch` on top); a row
  * that changes nothing writes nothing; an email change onto an address another user of the
- * account has (or another row of this chunk wants) is refused for that row alone.
+ * account has (or another row of this chunk wants) is refused for that row alone. Rows that want
+ * the same email are found by grouping, not by comparing every row with every other (quadratic in
+ * the chunk's size).
  */
 const UPDATE = (staged: string) => `${targetCtes(staged)},
+wanted_twice as (
+  select lower(d->>'email') as email from target where d->'email' is not null group by 1 having count(*) > 1),
 taken as (
   select t.row_number from target t
    where t.id is not null and t.d->'id' is not null and t.d->'email' is not null and (
      exists (select 1 from bulkrun.users o where o.account_id = ? and lower(o.email) = lower(t.d->>'email') and o.id <> t.id)
-     or exists (select 1 from target o where o.row_number <> t.row_number and o.d->'email' is not null and lower(o.d->>'email') = lower(t.d->>'email')))),
+     or lower(t.d->>'email') in (select email from wanted_twice))),
 changed as (
   update bulkrun.users u set ${WRITABLE.map((column) => `${column} = ${newValue(column, "u")}`).join(", ")}, updated_at = now()
     from target t

@@ -50,6 +50,16 @@ describe("users.update", () => {
     assert.deepEqual((await users(ctx, account.id)).map((u) => [u.email, u.name]), [["a@example.com", null], ["new-b@example.com", "Bee"]]);
   });
 
+  test("keyed by id, two rows of a file that want the same new email both fail; the other rows go on", async () => {
+    const account = await newAccount(ctx);
+    await seedUsers(account.id, "email\na@example.com\nb@example.com\nc@example.com\n");
+    const [a, b, c] = await users(ctx, account.id);
+    const csv = `id,email\n${a!.id},same@example.com\n${b!.id},new-b@example.com\n${c!.id},SAME@example.com\n`;
+    const done = await finished(ctx, (await submitCsv(ctx, { accountId: account.id, type: "users.update", options: { key: "id" } }, csv)).id);
+    assert.deepEqual((await ledger(ctx, done.id)).map((e) => e.outcome), ["email_taken", "updated", "email_taken"]);
+    assert.deepEqual((await users(ctx, account.id)).map((u) => u.email), ["a@example.com", "c@example.com", "new-b@example.com"]);
+  });
+
   test("a field the row leaves alone keeps what another transaction wrote while the chunk waited for the user", async () => {
     const account = await newAccount(ctx);
     await seedUsers(account.id, "name,email,phone\nAda,ada@example.com,1111111\n");
