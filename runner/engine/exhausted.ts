@@ -43,5 +43,22 @@ export async function endExhaustedJobs(ctx: EngineContext): Promise<EndedWork> {
     }
     await ctx.db.knex.raw("select graphile_worker.complete_jobs(array[?::bigint])", [job.id]);
   }
+  await removeRetiredJobs(ctx);
   return ended;
+}
+
+/**
+ * Removes jobs that Graphile Worker retired while they ran, once they are released: a chunk job
+ * waiting for rate-limit tokens enqueues its successor under its own key, and a cancelled
+ * schedule removes its preparation job; a running job then loses its key and all its attempts, and
+ * its work is the successor's, or nobody's. One that finishes is deleted as usual; one whose
+ * runner died would stay in the queue for ever, never to run again.
+ */
+async function removeRetiredJobs(ctx: EngineContext): Promise<void> {
+  await ctx.db.knex.raw(
+    `select graphile_worker.complete_jobs(array(
+       select id from graphile_worker.jobs
+        where task_identifier in ('bulkrun.chunk', 'bulkrun.prepare') and key is null
+          and locked_at is null and attempts >= max_attempts))`,
+  );
 }

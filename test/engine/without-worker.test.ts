@@ -4,6 +4,7 @@ import usersImport from "../../plugins/users-import/index.ts";
 import { findAction } from "../../runner/engine/actions.ts";
 import { runChunk } from "../../runner/engine/chunk.ts";
 import { controlAction } from "../../runner/engine/control.ts";
+import { endExhaustedJobs } from "../../runner/engine/exhausted.ts";
 import { failChunk } from "../../runner/engine/fail-chunk.ts";
 import { prepareAction } from "../../runner/engine/prepare.ts";
 import { defineAction } from "../../runner/plugin.ts";
@@ -106,4 +107,26 @@ test("a chunk whose transaction fails gives its rate-limit tokens back: its next
   assert.equal(await runChunk(ctx, chunk, "test", 2), undefined, "applied at once, not told to wait");
   const done = (await findAction(ctx.db.knex, action.id))!;
   assert.deepEqual([done.status, done.created], ["completed", 100]);
+});
+
+test("a chunk job that enqueued its successor to wait for tokens, then lost its runner, leaves only the successor", async () => {
+  const account = await newAccount(ctx);
+  const action = await submitCsv(ctx, { accountId: account.id, chunkSize: 10 }, "email\na@example.com\n");
+  await prepareAction(ctx, action.id, false);
+  const [chunk] = await ctx.db.knex("bulkrun.bulk_action_chunks").where({ action_id: action.id }).pluck("id");
+  const key = `bulkrun.chunk:${chunk}`;
+  // A runner takes the job, as Graphile Worker's get_job does; the chunk finds no tokens and
+  // enqueues itself for later under its key, as the task does; then the runner dies and its
+  // jobs are released.
+  await ctx.db.knex.raw("update graphile_worker._private_jobs set locked_at = now(), locked_by = 'pool-gone', attempts = attempts + 1 where key = ?", [key]);
+  await ctx.db.knex.raw("select graphile_worker.add_job('bulkrun.chunk', json_build_object('chunkId', ?::bigint), job_key := ?, run_at := now() + interval '1 minute')", [chunk, key]);
+  await ctx.db.knex.raw("select graphile_worker.force_unlock_workers(array['pool-gone'])");
+  const jobs = async () => {
+    const { rows } = await ctx.db.knex.raw("select key, attempts, run_at > now() as later from graphile_worker._private_jobs where payload->>'chunkId' = ? order by id", [String(chunk)]);
+    return rows;
+  };
+  assert.equal((await jobs()).length, 2, "the retired job and its successor");
+  assert.deepEqual(await endExhaustedJobs(ctx), { chunks: [], actions: [] });
+  assert.deepEqual(await jobs(), [{ key, attempts: 0, later: true }]);
+  assert.equal((await ctx.db.knex("bulkrun.bulk_action_chunks").where({ id: chunk }).first()).status, "pending");
 });

@@ -24,7 +24,7 @@ import { checkAction, checkNoJobsLeft, compareKeys, userKeys } from "./invariant
 /*
  * npm run soak -- [--minutes 5] [--workers 3] [--rows 20000] [--chunk-size 500]
  *                 [--kill-every-ms 3000] [--kill-signal SIGKILL|SIGTERM] [--seed 1]
- *                 [--actions import,update,delete]
+ *                 [--actions import,update,delete] [--rate-limit ROWS_PER_MINUTE]
  *
  * Imports (then updates and deletes, when those plugins are configured) a generated file round
  * after round while `bulkrun worker` processes are killed at random and replaced, and checks
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     "kill-signal": { type: "string", default: "SIGKILL" },
     seed: { type: "string", default: "1" },
     actions: { type: "string", default: "import,update,delete" },
+    "rate-limit": { type: "string" },
   },
 });
 const minutes = Number(values.minutes);
@@ -52,14 +53,15 @@ const chunkSize = Number(values["chunk-size"]);
 const killEveryMs = Number(values["kill-every-ms"]);
 const killSignal = values["kill-signal"] as NodeJS.Signals;
 const actions = new Set(values.actions.split(",").map((a) => `users.${a.trim()}`));
+const rateLimit = values["rate-limit"] === undefined ? null : Number(values["rate-limit"]);
 const usable =
-  [minutes, workers, rows, chunkSize, killEveryMs].every((n) => Number.isFinite(n) && n > 0) &&
+  [minutes, workers, rows, chunkSize, killEveryMs, rateLimit ?? 1].every((n) => Number.isFinite(n) && n > 0) &&
   ["SIGKILL", "SIGTERM", "SIGINT"].includes(killSignal) &&
   actions.has("users.import") &&
   [...actions].every((a) => ["users.import", "users.update", "users.delete"].includes(a));
 if (!usable) {
   console.error(
-    "usage: npm run soak -- [--minutes N] [--workers N] [--rows N] [--chunk-size N] [--kill-every-ms N] [--kill-signal SIGKILL|SIGTERM] [--seed N] [--actions import,update,delete]",
+    "usage: npm run soak -- [--minutes N] [--workers N] [--rows N] [--chunk-size N] [--kill-every-ms N] [--kill-signal SIGKILL|SIGTERM] [--seed N] [--actions import,update,delete] [--rate-limit ROWS_PER_MINUTE]",
   );
   process.exit(2);
 }
@@ -121,7 +123,8 @@ async function main(): Promise<void> {
       for (let i = 0; i < workers; i++) await fleet.spawn();
       console.error(
         `soak: ${minutes} min on ${name}, ${workers} workers killed with ${killSignal} every ≤${killEveryMs} ms, ` +
-          `${fmt(rows)} rows per import, chunks of ${chunkSize}, actions ${[...actions].filter((a) => config.plugins.has(a)).join(", ")}`,
+          `${fmt(rows)} rows per import, chunks of ${chunkSize}, actions ${[...actions].filter((a) => config.plugins.has(a)).join(", ")}, ` +
+          (rateLimit === null ? "accounts without a rate limit" : `accounts limited to ${fmt(rateLimit)} rows a minute`),
       );
       keep = !(await soak({ db, config, fleet, csv, fileKeys: await validKeys(csv) }));
     } finally {
@@ -176,7 +179,7 @@ async function soak(run: Soak): Promise<boolean> {
 /** One import into a fresh account, then an update of a third and a delete of a fifth of its users. */
 async function round(run: Soak, n: number): Promise<{ parts: string[]; problems: string[] }> {
   const { db } = run;
-  const account = await createAccount(db.knex, `soak-${n}`);
+  const account = await createAccount(db.knex, `soak-${n}`, rateLimit);
   const parts: string[] = [];
   const problems: string[] = [];
   const act = async (type: string, input: Readable, inputRows: number) => {
