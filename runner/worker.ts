@@ -32,7 +32,16 @@ interface ChunkPayload {
   chunkId: number;
 }
 
-function taskList(ctx: EngineContext, poolId: () => string): TaskList {
+/**
+ * A job enqueued to run later is noticed at Graphile Worker's next poll (up to
+ * `worker.pollInterval` late); a chunk waiting for rate-limit tokens that long each time would
+ * keep its account far below its limit. So this process also wakes one of its idle workers at the
+ * moment the job is due. If the process is gone by then, the job is still in the queue for any
+ * runner's poll.
+ */
+const DUE_MARGIN_MS = 5;
+
+function taskList(ctx: EngineContext, poolId: () => string, nudge: () => void): TaskList {
   return {
     "bulkrun.prepare": async (payload, helpers) => {
       const { actionId } = payload as PreparePayload;
@@ -44,12 +53,14 @@ function taskList(ctx: EngineContext, poolId: () => string): TaskList {
         const later = await runChunk(ctx, chunkId, poolId(), helpers.job.attempts);
         if (later) {
           // A fresh job for the same chunk: waiting for tokens burns no attempt and holds no slot.
+          const waitMs = later.retryInSeconds * 1000;
           await helpers.addJob("bulkrun.chunk", payload, {
             jobKey: `bulkrun.chunk:${chunkId}`,
-            runAt: new Date(Date.now() + later.retryInSeconds * 1000),
+            runAt: new Date(Date.now() + waitMs),
             priority: helpers.job.priority,
             maxAttempts: helpers.job.max_attempts,
           });
+          setTimeout(nudge, waitMs + DUE_MARGIN_MS).unref();
         }
       } catch (error) {
         if (helpers.job.attempts < helpers.job.max_attempts) throw error;
@@ -86,9 +97,20 @@ export async function startWorker(ctx: EngineContext): Promise<WorkerHandle> {
   events.on("worker:create", () => workers++);
   events.on("worker:stop", () => workers--);
   let forcing = false;
+  // Once the pool starts to close, its workers must not be nudged (Graphile Worker asserts).
+  let closing = false;
+  for (const event of ["pool:gracefulShutdown", "pool:forcefulShutdown", "pool:fatalError", "pool:release"] as const) {
+    events.on(event, () => (closing = true));
+  }
   const runner: Runner = await run({
     pgPool: ctx.db.pool,
-    taskList: taskList(ctx, () => poolId),
+    taskList: taskList(
+      ctx,
+      () => poolId,
+      () => {
+        if (!closing) pool?.nudge(1);
+      },
+    ),
     concurrency: ctx.config.worker.concurrency,
     pollInterval: ctx.config.worker.pollInterval,
     noHandleSignals: true,
