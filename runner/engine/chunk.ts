@@ -7,10 +7,10 @@ import { finishIfDone } from "./finalize.ts";
 import { emptyCounts, writeLedger, type Counts, type LedgerEntry } from "./ledger.ts";
 import { actionOptions } from "./options.ts";
 import { pluginFor } from "./prepare.ts";
-import { returnChunkTokens, takeChunkTokens } from "./rate-limit.ts";
+import { returnChunkTokens, takeChunkTokens, type TokenRequest } from "./rate-limit.ts";
 import { STAGED_TABLE, stageChunk, type ChunkRange } from "./staged.ts";
 
-type Chunk = ChunkRange & { id: number };
+type Chunk = ChunkRange & { id: number; rows: number };
 
 /** What a chunk needs of its action. */
 type ChunkAction = Pick<ActionRow, "id" | "account_id" | "type" | "status" | "options" | "dry_run">;
@@ -31,8 +31,9 @@ export type ChunkRun = { retryInSeconds: number } | undefined;
  * three round trips more, which only a throttled account pays.
  */
 export async function runChunk(ctx: EngineContext, chunkId: number, worker: string, attempt: number): Promise<ChunkRun> {
-  if ((await applyInTransaction(ctx, chunkId, worker, attempt, false)) !== TOKENS_NEEDED) return;
-  const tokens = await takeChunkTokens(ctx.db.knex, chunkId, ctx.config.rateLimitWindowMs);
+  const first = await applyInTransaction(ctx, chunkId, worker, attempt, false);
+  if (typeof first === "boolean") return;
+  const tokens = await takeChunkTokens(ctx.db.knex, first, ctx.config.rateLimitWindowMs);
   if (tokens.waitSeconds > 0) return { retryInSeconds: tokens.waitSeconds };
   const applied = await applyInTransaction(ctx, chunkId, worker, attempt, true).catch(async (error: unknown) => {
     await returnChunkTokens(ctx.db.knex, tokens);
@@ -41,12 +42,10 @@ export async function runChunk(ctx: EngineContext, chunkId: number, worker: stri
   if (applied === false) await returnChunkTokens(ctx.db.knex, tokens);
 }
 
-const TOKENS_NEEDED = Symbol("tokens needed");
-
 /**
  * Claims and applies the chunk in one transaction, and announces the commit. Says whether it
- * applied the chunk (false: nothing to apply, the action not running), or that the account's
- * tokens must be taken first; with `tokensTaken`, a limit is not asked about again.
+ * applied the chunk (false: nothing to apply, the action not running), or which tokens must be
+ * taken first; with `tokensTaken`, a limit is not asked about again.
  */
 async function applyInTransaction(
   ctx: EngineContext,
@@ -54,16 +53,16 @@ async function applyInTransaction(
   worker: string,
   attempt: number,
   tokensTaken: boolean,
-): Promise<boolean | typeof TOKENS_NEEDED> {
+): Promise<boolean | TokenRequest> {
   const started = performance.now();
   let pluginMs = 0;
-  let tokensNeeded = false;
+  let tokensNeeded: TokenRequest | undefined;
   const committed = await ctx.db.knex.transaction(async (trx) => {
     const claimed = await claimChunk(trx, chunkId, worker, attempt);
     if (!claimed || claimed.action.status !== "running") return undefined;
     const { chunk, action, rateLimited } = claimed;
     if (rateLimited && !action.dry_run && !tokensTaken) {
-      tokensNeeded = true;
+      tokensNeeded = { accountId: action.account_id, rows: chunk.rows };
       await trx.rollback();
       return undefined;
     }
@@ -72,7 +71,7 @@ async function applyInTransaction(
     const status = await finishIfDone(trx, action.id, applied.counts, { id: chunkId, durationMs: Math.round(performance.now() - started) });
     return { actionId: action.id, rows: applied.counts.processed, status };
   });
-  if (tokensNeeded) return TOKENS_NEEDED;
+  if (tokensNeeded) return tokensNeeded;
   if (!committed) return false;
   ctx.events.emit("chunk:commit", {
     actionId: committed.actionId,
@@ -144,8 +143,8 @@ const TRANSACTION_SETTINGS = "set_config('synchronous_commit', 'off', true) || s
 /**
  * Locks the chunk row for this transaction, if it still waits to be applied, reads what the chunk
  * needs of its action and whether its account has a rate limit, and makes the transaction's
- * settings. The attempt number comes from the
- * job: a failed attempt's own writes roll back with it.
+ * settings. The attempt number comes from the job: a failed attempt's own writes roll back with
+ * it.
  */
 async function claimChunk(
   trx: Knex.Transaction,
@@ -157,7 +156,7 @@ async function claimChunk(
     `update bulkrun.bulk_action_chunks c set attempts = ?, started_at = now(), worker = ?
        from bulkrun.bulk_actions a join bulkrun.accounts acc on acc.id = a.account_id
       where c.id = ? and c.status = 'pending' and a.id = c.action_id
-      returning c.id, c.action_id, c.row_from, c.row_to,
+      returning c.id, c.action_id, c.row_from, c.row_to, c.rows,
         json_build_object('id', a.id, 'account_id', a.account_id, 'type', a.type, 'status', a.status,
                           'options', a.options, 'dry_run', a.dry_run) as action,
         acc.rate_limit_per_minute is not null as rate_limited,

@@ -23,7 +23,8 @@ export interface EndedWork {
  * past its grace period. Left alone, the chunk would stay pending and its action running (or
  * preparing) for ever. The chunk fails as if its last attempt had thrown (its rows become
  * `chunk_failed`, for `retry`); an action that was still being prepared fails. The job is then
- * removed. A task that ends its last attempt itself never leaves such a job.
+ * removed. A task that ends its last attempt itself never leaves such a job. Jobs Graphile Worker
+ * retired while they ran are removed too (removeRetiredJobs).
  */
 export async function endExhaustedJobs(ctx: EngineContext): Promise<EndedWork> {
   const { rows } = await ctx.db.knex.raw<{ rows: ExhaustedJob[] }>(

@@ -1,32 +1,33 @@
 import type { Knex } from "knex";
 
-/** What taking a chunk's tokens gave: seconds to wait for them (0: go on), and what was taken, if any was needed. */
+/** The tokens a chunk needs: its rows, from its account's bucket. */
+export interface TokenRequest {
+  accountId: number;
+  rows: number;
+}
+
+/** What taking a chunk's tokens gave: seconds to wait for them (0: go on), and what was taken. */
 export interface ChunkTokens {
   waitSeconds: number;
-  taken?: { accountId: number; rows: number };
+  taken?: TokenRequest;
 }
 
 /**
- * Takes the tokens a chunk needs (its rows) from its account's bucket, which lives in Postgres
- * and so is shared by every worker on every machine. None are needed when the account has no
- * limit, or the chunk has nothing to apply (done, action not running, a dry run). When the bucket
- * does not hold them yet, says how many seconds until it will: the caller then re-enqueues the
- * chunk for that moment instead of waiting in a worker slot. Runs in its own short transaction:
- * holding the bucket's row lock for a chunk's whole transaction would serialise the account's
- * chunks; so a chunk that then applies nothing gives its tokens back (returnChunkTokens).
+ * Takes the tokens a chunk of a rate-limited account needs from the account's bucket, which
+ * lives in Postgres and so is shared by every worker on every machine. When the bucket does not
+ * hold them yet, says how many seconds until it will: the caller then re-enqueues the chunk for
+ * that moment instead of waiting in a worker slot. Runs in its own short transaction: holding the
+ * bucket's row lock for a chunk's whole transaction would serialise the account's chunks; so a
+ * chunk that then applies nothing gives its tokens back (returnChunkTokens).
  */
-export async function takeChunkTokens(db: Knex, chunkId: number, windowMs: number): Promise<ChunkTokens> {
-  const { rows } = await db.raw<{ rows: { wait: number; limited: boolean; rows: number; account_id: number }[] }>(
-    `select bulkrun_private.take_tokens(a.account_id, c.rows, ?) as wait, acc.rate_limit_per_minute is not null as limited, c.rows, a.account_id
-       from bulkrun.bulk_action_chunks c
-       join bulkrun.bulk_actions a on a.id = c.action_id
-       join bulkrun.accounts acc on acc.id = a.account_id
-      where c.id = ? and c.status = 'pending' and a.status = 'running' and not a.dry_run`,
-    [windowMs / 1000, chunkId],
-  );
-  const row = rows[0];
-  if (!row || !row.limited) return { waitSeconds: 0 };
-  return row.wait > 0 ? { waitSeconds: row.wait } : { waitSeconds: 0, taken: { accountId: row.account_id, rows: row.rows } };
+export async function takeChunkTokens(db: Knex, request: TokenRequest, windowMs: number): Promise<ChunkTokens> {
+  const { rows } = await db.raw<{ rows: { wait: number }[] }>("select bulkrun_private.take_tokens(?, ?, ?) as wait", [
+    request.accountId,
+    request.rows,
+    windowMs / 1000,
+  ]);
+  const wait = rows[0]!.wait;
+  return wait > 0 ? { waitSeconds: wait } : { waitSeconds: 0, taken: request };
 }
 
 /** Gives back tokens a chunk took but did not use (its transaction rolled back, or it found nothing to apply). */
